@@ -1,0 +1,1 @@
+"""Build tools for the Hands-on Deep Learning course: demo runner, summaries, slides."""
