@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.style
 from matplotlib.figure import Figure
 
 from handson.paths import STYLE
@@ -24,7 +25,8 @@ def save(fig: Figure, path: Path) -> Path:
     metadata = {"svg": {"Date": None, "Creator": None},
                 "png": {"Software": None},
                 "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}.get(suffix[1:])
-    fig.savefig(path, metadata=metadata)
+    with style():  # savefig reads rcParams (svg.hashsalt, bbox) at save time
+        fig.savefig(path, metadata=metadata)
     return path
 
 

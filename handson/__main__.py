@@ -1,0 +1,43 @@
+"""Command line: `python -m handson figures [NAME...] [--force] [--jobs N] [--timeout S]`."""
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m handson", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    figures = commands.add_parser(
+        "figures", help="run the stale demos, write slides/_generated and its manifest",
+        description="Run the demos whose inputs changed (source, imported project modules, "
+                    "style, library versions, backend); the others are cached.")
+    figures.add_argument("names", nargs="*", metavar="NAME",
+                         help="demo name (activations) or id (02_neural_networks/activations); "
+                              "default: all")
+    figures.add_argument("--force", action="store_true", help="run even if up to date")
+    figures.add_argument("--jobs", "-j", type=_positive(int), default=None,
+                         help="worker processes (default: 2 or the CPU count if smaller)")
+    figures.add_argument("--timeout", type=_positive(float), default=None,
+                         help="seconds per demo unless it sets TIME_LIMIT (default: 600)")
+    args = parser.parse_args(argv)
+
+    # Imported here so `--help` stays instant; runner itself never imports JAX.
+    from handson import runner
+
+    timeout = args.timeout if args.timeout is not None else runner.DEFAULT_TIME_LIMIT
+    return runner.run(args.names, force=args.force, jobs=args.jobs, timeout=timeout)
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error messages
+    return parse
+
+
+if __name__ == "__main__":
+    sys.exit(main())

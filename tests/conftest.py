@@ -1,0 +1,66 @@
+"""Shared fixture: a throwaway project (runner code + fake demos) for the runner's tests."""
+
+import io
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from handson import runner
+from handson.paths import ROOT
+
+# The runner's own modules: workers import `handson` from the project root they run in.
+RUNNER_MODULES = ["__init__.py", "__main__.py", "paths.py", "demo.py", "cache.py", "runner.py", "worker.py"]
+VERSIONS = {"jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8", "optax": "0.2.8",
+            "numpy": "2.4.6", "matplotlib": "3.11.2"}
+
+
+class Project:
+    """A temp project root with handson/, demos/, slides/_generated/, build/."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        (root / "handson").mkdir(parents=True)
+        for name in RUNNER_MODULES:
+            shutil.copy(ROOT / "handson" / name, root / "handson" / name)
+        (root / "demos").mkdir()
+        (root / "demos" / "style.mplstyle").write_text("font.size: 16\n")
+        self.manifest_path = root / "slides" / "_generated" / "manifest.json"
+
+    def write(self, rel: str, source: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source).lstrip())
+        return path
+
+    def out(self, demo_id: str) -> Path:
+        return self.root / "slides" / "_generated" / demo_id
+
+    def run(self, *names: str, **options) -> tuple[int, str]:
+        """runner.run on this project, in process; returns (exit code, console text)."""
+        buffer = io.StringIO()
+        options.setdefault("versions", VERSIONS)
+        options.setdefault("backend", "cpu")
+        code = runner.run(list(names), root=self.root, console=Console(file=buffer, width=200),
+                          **options)
+        return code, buffer.getvalue()
+
+    @staticmethod
+    def status(output: str, demo_id: str) -> str:
+        """What the runner printed for one demo: 'cached', 'ran 0.0 s (new)', 'failed (...)'."""
+        for line in output.splitlines():
+            if line.split() and line.split()[0] == demo_id:
+                return line[len(demo_id):].strip()
+        raise AssertionError(f"no line for {demo_id} in:\n{output}")
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads(self.manifest_path.read_text())
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path / "project")
