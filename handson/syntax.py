@@ -315,7 +315,10 @@ def _substitute(lines, path, results: dict) -> list[tuple[int, str]]:
         if name not in results:
             raise DeckError(path, number, f"no results for demo '{name}' (run `make figures`; known: {', '.join(sorted(results)) or 'none'})")
         v = results[name]
-        for key in keys:
+        for key in keys:  # dict keys, or list indices (`mlp.params.0`)
+            if isinstance(v, list) and key.isdigit() and int(key) < len(v):
+                v = v[int(key)]
+                continue
             if not isinstance(v, dict) or key not in v:
                 known = ", ".join(sorted(v)) if isinstance(v, dict) else type(v).__name__
                 raise DeckError(path, number, f"demo '{name}' has no result '{m.group(1)}' (known: {known})")

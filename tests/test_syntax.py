@@ -120,9 +120,9 @@ def test_layout_and_template():
 
 
 def test_results_are_substituted_and_unknown_keys_fail():
-    results = {"train": {"acc": 0.97312, "n": 1258, "nested": {"x": 2}}}
-    md = syntax.render(syntax.parse("acc {{ train.acc:.1% }} n={{ train.n:, }} x={{train.nested.x}}\n"), results)
-    assert "acc 97.3% n=1,258 x=2" in md
+    results = {"train": {"acc": 0.97312, "n": 1258, "nested": {"x": 2}, "params": [16, 20]}}
+    md = syntax.render(syntax.parse("acc {{ train.acc:.1% }} n={{ train.n:, }} x={{train.nested.x}} {{ train.params.1 }}\n"), results)
+    assert "acc 97.3% n=1,258 x=2 20" in md
     with pytest.raises(syntax.DeckError, match=r"deck.md:2: demo 'train' has no result 'train.loss'"):
         syntax.render(syntax.parse("ok\n{{ train.loss }}\n", "deck.md"), results)
     with pytest.raises(syntax.DeckError, match=r"deck.md:1: no results for demo 'nope'"):
