@@ -1,0 +1,119 @@
+"""Training an MLP on scikit-learn's 8x8 digits: train and validation loss per epoch.
+
+One real run: 1,797 digits, a seeded 70/30 split (1,258 to train on, 539 held out), pixels
+scaled to [0, 1], an MLP 64 -> 64 -> 10 (4,810 parameters), adam (learning rate 1e-3), softmax
+cross-entropy, batches of 32, 50 epochs. Both losses fall fast in the first 10 epochs and
+then slowly; the held-out accuracy ends near 96% (train: 99%). The train loss keeps falling
+below the validation loss, which flattens out: the model fits the digits it trains on better
+than new ones.
+"""
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import optax
+from flax import nnx
+from matplotlib.figure import Figure
+from sklearn.datasets import load_digits
+
+from handson.demo import standalone
+from handson.figures import save, style
+from handson.summary import summary
+from handson.training import fit
+
+SEED = 0  # one seed for everything random in this demo
+VAL_FRACTION = 0.3  # share of the digits held out for validation
+HIDDEN = 64  # hidden units
+LEARNING_RATE = 1e-3  # adam's step size
+BATCH_SIZE = 32  # digits per gradient step
+EPOCHS = 50  # passes over the training digits at full budget
+
+
+# --8<-- [start:model]
+def mlp(rngs: nnx.Rngs) -> nnx.Sequential:
+    return nnx.Sequential(
+        nnx.Linear(64, HIDDEN, rngs=rngs),  # 8x8 pixels -> hidden units
+        nnx.relu,
+        nnx.Linear(HIDDEN, 10, rngs=rngs),  # -> one score (logit) per digit class
+    )
+# --8<-- [end:model]
+
+
+# --8<-- [start:loss]
+def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
+    logits = model(x)  # (batch, 10)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+# --8<-- [end:loss]
+
+
+def digits(seed: int) -> tuple[tuple, tuple]:
+    """(x_train, y_train), (x_val, y_val): pixels in [0, 1] as float32, labels as int32."""
+    x, y = load_digits(return_X_y=True)  # (1797, 64) pixel values 0..16, (1797,) labels
+    x, y = (x / 16).astype(np.float32), y.astype(np.int32)
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = round(VAL_FRACTION * len(x))
+    val, train = order[:n_val], order[n_val:]
+    return (x[train], y[train]), (x[val], y[val])
+
+
+def plot(history, best_epoch: int) -> tuple[Figure, Figure]:
+    epochs = np.arange(1, len(history.train_loss) + 1)
+    loss_fig = Figure()
+    ax = loss_fig.add_subplot()
+    ax.plot(epochs, history.train_loss, label="train loss")
+    ax.plot(epochs, history.val_loss, label="validation loss")
+    ax.plot(best_epoch, history.val_loss[best_epoch - 1], "o", color="C1", ms=9,
+            label=f"lowest validation loss (epoch {best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy")
+    ax.set_yscale("log")
+    ax.legend()
+    acc_fig = Figure()
+    ax = acc_fig.add_subplot()
+    ax.plot(epochs, history.train_acc, label="train accuracy")
+    ax.plot(epochs, history.val_acc, label="validation accuracy")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0.5, 1.005)
+    ax.legend(loc="lower right")
+    return loss_fig, acc_fig
+
+
+def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
+    model_key, train_key = jax.random.split(jax.random.key(SEED))
+    train, val = digits(SEED)
+    model = mlp(nnx.Rngs(model_key))
+    table = summary(model, input_shape=(64,))
+    table.write(out_dir / "summary.txt")
+
+    # --8<-- [start:fit]
+    history = fit(model, optax.adam(LEARNING_RATE), loss_fn, train=train, val=val,
+                  epochs=epochs, batch_size=BATCH_SIZE, key=train_key, eval_train=True)
+    # --8<-- [end:fit]
+
+    best_epoch = history.best_epoch
+    with style():
+        loss_fig, acc_fig = plot(history, best_epoch)
+        save(loss_fig, out_dir / "loss.svg")
+        save(acc_fig, out_dir / "accuracy.svg")
+
+    return {
+        "epochs": len(history.train_loss),
+        "n_train": len(train[0]),
+        "n_val": len(val[0]),
+        "params": table.total,
+        "steps_per_epoch": len(train[0]) // BATCH_SIZE,
+        "final_train_loss": history.train_loss[-1],
+        "final_val_loss": history.val_loss[-1],
+        "final_train_acc": history.train_acc[-1],
+        "final_val_acc": history.val_acc[-1],
+        "best_val_loss": history.val_loss[best_epoch - 1],
+        "best_epoch": best_epoch,
+        "first_val_loss": history.val_loss[0],
+        "first_val_acc": history.val_acc[0],
+    }
+
+
+if __name__ == "__main__":
+    standalone(main, __file__)

@@ -1,0 +1,154 @@
+"""handson.training.fit on tiny synthetic problems: it learns, it is deterministic, scan == loop."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from handson.training import History, accuracy, fit, has_conv, train_step
+
+EPOCHS = 8
+BATCH = 16
+
+
+def data(n=96, seed=0):
+    """3 linearly separable classes in 4-D: (x, y) with y = argmax(x @ w)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    w = np.random.default_rng(123).normal(size=(4, 3))
+    return x, np.argmax(x @ w, axis=1).astype(np.int32)
+
+
+def mlp(seed=0):
+    rngs = nnx.Rngs(seed)
+    return nnx.Sequential(nnx.Linear(4, 16, rngs=rngs), nnx.relu, nnx.Linear(16, 3, rngs=rngs))
+
+
+def cross_entropy(model, x, y):
+    return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
+
+
+def params(model):
+    return [np.asarray(leaf) for leaf in jax.tree.leaves(nnx.state(model, nnx.Param))]
+
+
+def run(scan_epoch, **kwargs):
+    model = mlp()
+    history = fit(model, optax.adam(0.01), cross_entropy, train=data(), val=data(48, seed=1),
+                  epochs=EPOCHS, batch_size=BATCH, key=jax.random.key(0), scan_epoch=scan_epoch,
+                  **kwargs)
+    return model, history
+
+
+@pytest.fixture(scope="module")
+def scanned():
+    return run(scan_epoch=True, eval_train=True)
+
+
+@pytest.fixture(scope="module")
+def looped():
+    return run(scan_epoch=False, eval_train=True)
+
+
+def test_loss_decreases_and_accuracy_rises(scanned):
+    _, h = scanned
+    assert h.train_loss[-1] < 0.5 * h.train_loss[0]
+    assert h.val_loss[-1] < h.val_loss[0]
+    assert h.val_acc[-1] > 0.8 and h.train_acc[-1] > 0.8
+
+
+def test_history_lengths_and_types(scanned):
+    _, h = scanned
+    for name in ("train_loss", "val_loss", "val_acc", "train_acc", "grad_norm"):
+        values = getattr(h, name)
+        assert len(values) == EPOCHS, name
+        assert all(type(v) is float and math.isfinite(v) for v in values), name
+    assert h.learning_rate == []  # a plain optax.adam has no learning rate in its state
+    assert 1 <= h.best_epoch <= EPOCHS
+    assert all(0.0 <= a <= 1.0 for a in h.val_acc)
+
+
+def test_deterministic(scanned):
+    model, h = run(scan_epoch=True, eval_train=True)
+    assert h == scanned[1]
+    assert all(np.array_equal(a, b) for a, b in zip(params(model), params(scanned[0])))
+
+
+def test_scan_and_loop_agree(scanned, looped):
+    (m1, h1), (m2, h2) = scanned, looped
+    for name in ("train_loss", "val_loss", "val_acc", "train_acc", "grad_norm"):
+        np.testing.assert_allclose(getattr(h1, name), getattr(h2, name), rtol=1e-4, atol=1e-6)
+    for a, b in zip(params(m1), params(m2)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_model_trained_in_place(scanned):
+    model, h = scanned
+    x_val, y_val = data(48, seed=1)
+    model.eval()
+    assert float(cross_entropy(model, x_val, y_val)) == pytest.approx(h.val_loss[-1], rel=1e-4)
+    assert params(model)[0].shape == (16,) and not np.array_equal(params(model)[1], params(mlp())[1])
+
+
+def test_early_stopping_keeps_the_best_model():
+    """Validation labels shifted by one class: val loss rises as the model learns the train set."""
+    x, y = data()
+    model = mlp()
+    h = fit(model, optax.adam(0.01), cross_entropy, train=(x, y), val=(x, (y + 1) % 3),
+            epochs=50, batch_size=BATCH, key=jax.random.key(0), patience=2)
+    assert len(h.val_loss) == h.best_epoch + 2 < 50
+    model.eval()
+    assert float(cross_entropy(model, x, (y + 1) % 3)) == pytest.approx(min(h.val_loss), rel=1e-4)
+
+
+def test_regression_with_dropout_batch_norm_and_schedule():
+    """Float targets: no accuracy. Train/eval modes, batch statistics and the learning rate log."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]]) + 3.0).astype(np.float32)
+    rngs = nnx.Rngs(0)
+    model = nnx.Sequential(nnx.Linear(3, 8, rngs=rngs), nnx.BatchNorm(8, rngs=rngs), nnx.relu,
+                           nnx.Dropout(0.1, rngs=rngs), nnx.Linear(8, 1, rngs=rngs))
+    schedule = optax.linear_schedule(0.05, 0.01, transition_steps=4 * 4)
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=schedule)
+
+    def mse(model, x, y):
+        return jnp.mean((model(x) - y) ** 2)
+
+    h = fit(model, tx, mse, train=(x, y), val=(x[:16], y[:16]), epochs=6, batch_size=BATCH,
+            key=jax.random.key(1), eval_train=True)
+    assert h.val_acc == [] and h.train_acc == []
+    assert h.train_loss[-1] < 0.5 * h.train_loss[0]
+    # 4 steps per epoch: the last step of epoch e is step 4e - 1
+    expected = [float(schedule(4 * epoch - 1)) for epoch in range(1, 7)]
+    np.testing.assert_allclose(h.learning_rate, expected, rtol=1e-6)
+    assert not np.allclose(model.layers[1].mean[...], 0.0)  # running mean updated in training
+    assert all(math.isfinite(v) for v in h.train_loss + h.val_loss + h.grad_norm)
+
+
+def test_small_dataset_and_no_validation():
+    x, y = data(10)
+    h = fit(mlp(), optax.sgd(0.1), cross_entropy, train=(x, y), epochs=3, batch_size=32,
+            key=jax.random.key(0))
+    assert len(h.train_loss) == 3 and h.val_loss == [] and h.val_acc == []
+
+
+def test_train_step_is_the_nnx_step():
+    model = mlp()
+    optimizer = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
+    x, y = data(16)
+    step = nnx.jit(train_step, static_argnums=2)
+    loss, norm = step(model, optimizer, cross_entropy, x, y)
+    assert float(step(model, optimizer, cross_entropy, x, y)[0]) < float(loss) and float(norm) > 0
+
+
+def test_helpers():
+    assert float(accuracy(jnp.array([[0.1, 0.9], [0.8, 0.2]]), jnp.array([1, 1]))) == 0.5
+    assert float(accuracy(jnp.array([[2.0], [-1.0]]), jnp.array([1, 1]))) == 0.5  # binary logit
+    abstract = nnx.eval_shape(lambda: nnx.Sequential(nnx.Conv(1, 2, (3, 3), rngs=nnx.Rngs(0))))
+    assert has_conv(abstract) and not has_conv(mlp())
+    assert History().train_loss == []
