@@ -1,0 +1,57 @@
+"""Every demo in a tiny configuration: it has a caption, writes files, returns finite numbers.
+
+Claims at full budget live in the per-deck `test_demo_claims_*.py` files.
+"""
+
+import ast
+import math
+import runpy
+from pathlib import Path
+
+import pytest
+
+from handson.cache import discover
+from handson.paths import DEMOS
+
+# Keyword overrides that make a demo fast; demos not listed run at their (cheap) defaults.
+TINY = {
+    "train_digits": {"epochs": 2},
+}
+DEMO_LIST = discover(DEMOS)
+
+
+def numbers(value, where="results"):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from numbers(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from numbers(item, f"{where}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield where, value
+
+
+def test_demo_names_are_unique_and_tiny_configs_exist():
+    names = [demo.name for demo in DEMO_LIST]
+    assert len(names) == len(set(names))
+    assert set(TINY) <= set(names), set(TINY) - set(names)
+
+
+@pytest.mark.parametrize("demo", DEMO_LIST, ids=lambda d: d.id)
+def test_demo_contract(demo, tmp_path):
+    tree = ast.parse(demo.path.read_text())
+    doc = ast.get_docstring(tree)
+    assert doc and doc.splitlines()[0].strip(), "the module docstring's first line is the caption"
+    assert not [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)], \
+        "no module-level work"
+    module = runpy.run_path(str(demo.path), run_name="__demo__")
+    results = module["main"](tmp_path, **TINY.get(demo.name, {}))
+    assert isinstance(results, dict) and results
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written, "the demo wrote no file"
+    bad = [(where, v) for where, v in numbers(results) if not math.isfinite(v)]
+    assert not bad, bad
+    for path in written:
+        assert path.stat().st_size > 0, path
+        if path.suffix == ".svg":
+            assert b"<svg" in path.read_bytes()[:2000]
