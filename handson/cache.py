@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 # The packages whose version changes what a demo computes or draws.
-PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "matplotlib")
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "matplotlib", "scikit-learn")
 # Top-level imports that mean "this demo runs JAX" (device is recorded, compile cache on).
 JAX_PACKAGES = {"jax", "jaxlib", "flax", "optax"}
 

@@ -10,12 +10,16 @@ import pytest
 from rich.console import Console
 
 from handson import runner
+from handson.demo import enable_compile_cache
 from handson.paths import ROOT
 
 # The runner's own modules: workers import `handson` from the project root they run in.
 RUNNER_MODULES = ["__init__.py", "__main__.py", "paths.py", "demo.py", "cache.py", "runner.py", "worker.py"]
 VERSIONS = {"jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8", "optax": "0.2.8",
             "numpy": "2.4.6", "matplotlib": "3.11.2"}
+
+# Demo and training tests compile the same programs as `make figures`: reuse its cache.
+enable_compile_cache()
 
 
 class Project:

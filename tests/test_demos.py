@@ -16,6 +16,26 @@ from handson.paths import DEMOS
 # Keyword overrides that make a demo fast; demos not listed run at their (cheap) defaults.
 TINY = {
     "train_digits": {"epochs": 2},
+    "train_cnn": {"epochs": 2},
+    "conv_arithmetic": {"cases": ("padding_strides",)},
+    "decision_regions": {"epochs": 2, "hidden_units": (2,)},
+    "playground": {"frames": 1, "epochs_per_frame": 2},
+    "losses": {"points": 21},
+    "optimizer_paths": {"steps": 20},
+    "minibatch": {"epochs": 2},
+    "training_curves": {"epochs": 2},
+    "overfitting": {"epochs": 2},
+    "model_complexity": {"max_degree": 3},
+    "learning_curve": {"sizes": (50, 100), "steps": 20},
+    "augmentation": {"sizes": (50,), "repeats": 1, "epochs": 1},
+    "dropout": {"epochs": 2},
+    "batch_norm": {"batch": 16},
+    "gradient_flow": {"epochs": 2},
+    "residual": {"epochs": 2},
+    "lr_schedules": {"epochs": 2},
+    "initialisation": {"samples": 100},
+    "input_normalisation": {"epochs": 2},
+    "weight_decay": {"epochs": 2},
 }
 DEMO_LIST = discover(DEMOS)
 

@@ -1,0 +1,448 @@
+"""Training speed of our `handson.training.fit` beside Keras 3 (JAX backend) and PyTorch, on the CPU.
+
+Run: `.venv/bin/python benchmarks/train_speed.py [--quick] [--models mlp,cnn] [--reps 3]`.
+The peers are an optional extra: `.venv/bin/pip install -e '.[bench]'` (a missing one is skipped).
+
+Same data (scikit-learn's digits, the seeded 70/30 split of demos/02_neural_networks/
+train_digits.py: 1,258 training images, pixels in [0, 1]), batch 32, adam 1e-3, softmax
+cross-entropy, the same epochs, and each framework's idiomatic loop:
+  ours   `fit(model, optax.adam(1e-3), loss_fn, train=(x, y), epochs=E, key=...)`
+  keras  `model.compile(optimizer="adam", loss=...)`, `model.fit(x, y, batch_size, epochs, shuffle=True)`
+  torch  a plain loop over `torch.randperm` slices of pre-made tensors, `torch.optim.Adam`
+Two models: the digits MLP 64 -> 64 -> 10 and the exercise CNN (CONTENT.md S6, 47,645
+parameters) on the digits upsampled to 32x32 (`jax.image.resize`; NHWC, NCHW for torch).
+
+Three measurements, medians of interleaved repetitions (ours, keras, torch, ours, ...):
+  images/s      steady state: images trained in epochs 2..E over the time between the end of
+                epoch 1 (which compiles) and the end of epoch E, in this process
+  whole run     a fresh model trained E epochs in this process: build + compile + train
+  whole process a separate python process: imports + data from .npz + build + train E epochs;
+                ours with JAX's persistent compilation cache warm (`enable_compile_cache`,
+                filled by one untimed process first), the peers as they come
+Where an epoch ends: ours has no callbacks, so the benchmark swaps `handson.training.History`
+for one whose `train_loss` list notes the time of each append (fit appends right after the
+epoch's losses reach the host); keras: a callback's `on_epoch_end`; torch: the loop itself.
+Each framework counts the images it trains on (ours drops the last incomplete batch).
+
+It is a measurement, not a test: it prints PASS/FAIL per goal and exits 0 either way.
+"""
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["KERAS_BACKEND"] = "jax"  # before keras is imported anywhere in this process
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 0  # one seed for the split, the models and the shuffles
+VAL_FRACTION = 0.3  # share of the digits held out (not used for training here)
+BATCH = 32  # the demos' batch size
+LEARNING_RATE = 1e-3  # adam, as in the demos (keras' "adam" default is 1e-3 too)
+REPS = 3  # interleaved repetitions (medians)
+EPOCHS = {"mlp": 1 + 50, "cnn": 1 + 3}  # one warm-up epoch (compiles) + timed epochs
+QUICK_EPOCHS = {"mlp": 1 + 5, "cnn": 1 + 1}  # --quick: a smoke run, one repetition
+FRAMEWORKS = ("ours", "keras", "torch")
+PROTOTYPES = {"cnn": {  # info rows: ours with options that handson/training.py does not have (yet)
+    "im2col": {"im2col": True},
+    "im2col+scan": {"im2col": True, "scan_epoch": True},
+}}
+PEERS = {"keras": "keras", "torch": "torch"}  # framework -> module that must be importable
+TITLES = {"mlp": "digits MLP 64 -> 64 -> 10 (4,810 params), 8x8 inputs",
+          "cnn": "exercise CNN S6 (47,645 params), 32x32x1 inputs"}
+GOALS = {  # model -> (peer, minimum images/s ratio ours / peer)
+    "mlp": [("keras", 1.0), ("torch", 1.0), ("keras", 4.0)],
+    "cnn": [("keras", 1.0), ("torch", 1.0)],
+}
+
+
+# ---------------------------------------------------------------------------- data
+def make_data(path: Path) -> None:
+    """The training digits as .npz: x_mlp (n, 64), x_nhwc (n, 32, 32, 1), x_nchw, y (n,)."""
+    import jax
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x, y = (x / 16).astype(np.float32), y.astype(np.int32)
+    order = np.random.default_rng(SEED).permutation(len(x))
+    train = order[round(VAL_FRACTION * len(x)):]
+    x, y = x[train], y[train]
+    x32 = np.asarray(jax.image.resize(x.reshape(-1, 8, 8, 1), (len(x), 32, 32, 1), "bilinear"))
+    np.savez(path, x_mlp=x, x_nhwc=x32, x_nchw=np.ascontiguousarray(x32.transpose(0, 3, 1, 2)), y=y)
+
+
+def load_data(path: Path, framework: str, model: str) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as data:
+        key = "x_mlp" if model == "mlp" else "x_nchw" if framework == "torch" else "x_nhwc"
+        return data[key], data["y"]
+
+
+# ---------------------------------------------------------------------------- ours
+def im2col_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                dimension_numbers=None, feature_group_count=1, precision=None, **kwargs):
+    """PROTOTYPE (not used by handson): `lax.conv_general_dilated` as shifted slices + one matmul.
+
+    A drop-in for `nnx.Conv(..., conv_general_dilated=im2col_conv)`: channels-last input and
+    kernel, any strides and padding; dilations, groups and other layouts go to lax. On XLA CPU
+    its gradients are matmuls, pads and adds instead of XLA's slow backward convolutions, and it
+    stays fast inside `lax.scan` (jax-ml/jax#12868 is about convolutions in loops).
+    """
+    import itertools
+
+    import jax.numpy as jnp
+    from jax import lax
+
+    nd = lhs.ndim - 2
+    channels_last = lax.ConvDimensionNumbers((0, nd + 1, *range(1, nd + 1)), (nd + 1, nd, *range(nd)),
+                                             (0, nd + 1, *range(1, nd + 1)))
+    ones = (1,) * nd
+    if (feature_group_count != 1 or tuple(lhs_dilation or ones) != ones or tuple(rhs_dilation or ones) != ones
+            or kwargs.get("out_sharding") is not None
+            or lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) != channels_last):
+        return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                                        dimension_numbers, feature_group_count, precision=precision, **kwargs)
+    window, (c_in, c_out) = rhs.shape[:nd], rhs.shape[nd:]
+    if isinstance(padding, str):
+        padding = lax.padtype_to_pads(lhs.shape[1:-1], window, window_strides, padding)
+    x = jnp.pad(lhs, [(0, 0), *padding, (0, 0)])
+    out = [(x.shape[1 + i] - window[i]) // window_strides[i] + 1 for i in range(nd)]
+    patches = jnp.concatenate([  # (batch, *out, prod(window) * c_in), in the kernel's HWIO order
+        lax.slice(x, (0, *offset, 0),
+                  (x.shape[0], *(o + (n - 1) * s + 1 for o, n, s in zip(offset, out, window_strides)), c_in),
+                  (1, *window_strides, 1))
+        for offset in itertools.product(*map(range, window))], axis=-1)
+    return jnp.dot(patches, rhs.reshape(-1, c_out), precision=precision,
+                   preferred_element_type=kwargs.get("preferred_element_type"))
+
+
+@contextlib.contextmanager
+def epoch_clock():
+    """Times of the ends of fit's epochs: a History whose train_loss notes each append."""
+    from handson import training
+
+    class Clock(list):
+        times: list[float] = []
+
+        def append(self, value):
+            super().append(value)
+            Clock.times.append(time.perf_counter())
+
+    original = training.History
+
+    def history():
+        logs = original()
+        logs.train_loss = Clock()
+        return logs
+
+    Clock.times = []
+    training.History = history
+    try:
+        yield Clock.times
+    finally:
+        training.History = original
+
+
+def train_ours(model: str, x, y, epochs: int, im2col: bool = False, scan_epoch="auto") -> dict:
+    """im2col, scan_epoch: the CNN prototypes (im2col_conv in every nnx.Conv; fit's scan_epoch)."""
+    import functools
+
+    import jax
+    import optax
+    from flax import nnx
+
+    from handson.training import fit
+
+    start = time.perf_counter()
+    rngs = nnx.Rngs(SEED)
+    if model == "mlp":
+        net = nnx.Sequential(nnx.Linear(64, 64, rngs=rngs), nnx.relu, nnx.Linear(64, 10, rngs=rngs))
+    else:
+        pool = functools.partial(nnx.max_pool, window_shape=(2, 2), strides=(2, 2))
+        conv = functools.partial(nnx.Conv, padding="VALID", rngs=rngs,
+                                 **({"conv_general_dilated": im2col_conv} if im2col else {}))
+        net = nnx.Sequential(
+            conv(1, 10, (5, 5)), nnx.relu, pool,
+            conv(10, 25, (5, 5)), nnx.relu, pool,
+            conv(25, 100, (4, 4)), nnx.relu, pool,
+            lambda h: h.reshape(h.shape[0], -1), nnx.Linear(100, 10, rngs=rngs))
+
+    def loss_fn(net, x, y):
+        return optax.softmax_cross_entropy_with_integer_labels(net(x), y).mean()
+
+    with epoch_clock() as ends:
+        history = fit(net, optax.adam(LEARNING_RATE), loss_fn, train=(x, y), epochs=epochs,
+                      batch_size=BATCH, key=jax.random.key(SEED), scan_epoch=scan_epoch)
+    if len(ends) != epochs:
+        raise RuntimeError("fit no longer appends to History.train_loss once per epoch: "
+                           "update epoch_clock() in benchmarks/train_speed.py")
+    return {"start": start, "ends": ends, "images": len(x) // BATCH * BATCH,
+            "loss": history.train_loss[-1]}
+
+
+# ---------------------------------------------------------------------------- keras
+def train_keras(model: str, x, y, epochs: int) -> dict:
+    import keras
+    from keras import layers
+
+    ends = []
+
+    class EpochEnd(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["loss"] = float(logs["loss"])  # waits for the epoch's last step
+            ends.append(time.perf_counter())
+
+    start = time.perf_counter()
+    keras.utils.set_random_seed(SEED)
+    if model == "mlp":
+        net = keras.Sequential([keras.Input((64,)), layers.Dense(64, activation="relu"), layers.Dense(10)])
+    else:
+        net = keras.Sequential([
+            keras.Input((32, 32, 1)),
+            layers.Conv2D(10, (5, 5), activation="relu"), layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(25, (5, 5), activation="relu"), layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(100, (4, 4), activation="relu"), layers.MaxPooling2D((2, 2)),
+            layers.Flatten(), layers.Dense(10)])
+    net.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = net.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0, callbacks=[EpochEnd()])
+    return {"start": start, "ends": ends, "images": len(x), "loss": history.history["loss"][-1]}
+
+
+# ---------------------------------------------------------------------------- torch
+def train_torch(model: str, x, y, epochs: int) -> dict:
+    import torch
+    from torch import nn
+
+    start = time.perf_counter()
+    torch.manual_seed(SEED)
+    if model == "mlp":
+        net = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    else:
+        net = nn.Sequential(
+            nn.Conv2d(1, 10, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(10, 25, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(25, 100, 4), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(100, 10))
+    optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = torch.from_numpy(x), torch.from_numpy(y).long()
+    ends, loss = [], float("nan")
+    for _ in range(epochs):
+        order, total = torch.randperm(len(x)), 0.0
+        for i in range(0, len(x), BATCH):
+            batch = order[i:i + BATCH]
+            optimizer.zero_grad()
+            batch_loss = loss_fn(net(x[batch]), y[batch])
+            batch_loss.backward()
+            optimizer.step()
+            total += batch_loss.item()
+        loss = total / -(-len(x) // BATCH)
+        ends.append(time.perf_counter())
+    return {"start": start, "ends": ends, "images": len(x), "loss": loss}
+
+
+def train_torch_one_thread(model: str, x, y, epochs: int) -> dict:
+    """train_torch with torch.set_num_threads(1): a busy 2-core machine stalls torch's 2 threads."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train_torch(model, x, y, epochs)
+    finally:
+        torch.set_num_threads(threads)
+
+
+TRAIN = {"ours": train_ours, "keras": train_keras, "torch": train_torch}
+
+
+def summarize(run: dict) -> dict:
+    """-> images/s over epochs 2..E, whole-run seconds, last-epoch loss."""
+    ends, epochs = run["ends"], len(run["ends"])
+    rate = run["images"] * (epochs - 1) / (ends[-1] - ends[0]) if epochs > 1 else float("nan")
+    return {"rate": rate, "run": ends[-1] - run["start"], "loss": float(run["loss"])}
+
+
+# ---------------------------------------------------------------------------- whole process
+def worker(framework: str, model: str, epochs: int, data: Path) -> None:
+    """The body of a whole-process run: prints one JSON line."""
+    if framework == "ours":
+        from handson.demo import enable_compile_cache
+        enable_compile_cache()  # JAX_COMPILATION_CACHE_DIR from the parent
+    x, y = load_data(data, framework, model)
+    print(json.dumps(summarize(TRAIN[framework](model, x, y, epochs))))
+
+
+def whole_process(framework: str, model: str, epochs: int, data: Path, cache: Path) -> float:
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    if framework == "ours":  # jax reads this variable on its own: the peers must not see it
+        env["JAX_COMPILATION_CACHE_DIR"] = str(cache)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--worker", framework, "--models", model,
+                           "--epochs", str(epochs), "--data", str(data)],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"{framework} {model} process failed:\n{done.stderr[-3000:]}")
+    return seconds
+
+
+# ---------------------------------------------------------------------------- report
+def versions(frameworks) -> dict:
+    import flax
+    import jax
+    names = {"ours": f"ours (fit; jax {jax.__version__}, flax {flax.__version__})"}
+    if "keras" in frameworks:
+        import keras
+        names["keras"] = f"keras {keras.__version__} (jax backend)"
+    if "torch" in frameworks:
+        import torch
+        names["torch"] = f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    return names
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def table(model: str, epochs: int, reps: int, frameworks, names, results) -> list[str]:
+    """One model's table; results[framework] = {"rate": [...], "run": [...], "process": [...]}."""
+    med = {fw: {k: median(v) for k, v in results[fw].items()} for fw in frameworks}
+    ours = med["ours"]
+    lines = [f"\n{TITLES[model]}: batch {BATCH}, {epochs} epochs (1 warm-up + {epochs - 1} timed), "
+             f"medians of {reps}",
+             f"  {'framework':44s} {'images/s':>9s} {'ours x':>7s} {'whole run s':>12s} {'ours x':>7s} "
+             f"{'whole process s':>16s} {'ours x':>7s} {'loss':>7s}"]
+    for fw in frameworks:
+        m = med[fw]
+        lines.append(f"  {names[fw]:44s} {m['rate']:9.0f} {ours['rate'] / m['rate']:7.2f} {m['run']:12.2f} "
+                     f"{m['run'] / ours['run']:7.2f} {m['process']:16.2f} {m['process'] / ours['process']:7.2f} "
+                     f"{m['loss']:7.3f}")
+    for label in PROTOTYPES.get(model, {}):
+        rate, run = ours[f"{label} rate"], ours[f"{label} run"]
+        name = {"im2col": "ours, im2col_conv (prototype)",
+                "im2col+scan": "ours, im2col_conv + scan_epoch (prototype)"}[label]
+        lines.append(f"  {name:44s} {rate:9.0f} {ours['rate'] / rate:7.2f} {run:12.2f} "
+                     f"{run / ours['run']:7.2f} {'':16s} {'':7s} {ours[f'{label} loss']:7.3f}")
+    if "torch" in frameworks:
+        one = med["torch"]
+        lines.append(f"  {'torch, 1 thread (info)':44s} {one['1 thread rate']:9.0f} "
+                     f"{ours['rate'] / one['1 thread rate']:7.2f} {one['1 thread run']:12.2f} "
+                     f"{one['1 thread run'] / ours['run']:7.2f} {'':16s} {'':7s} {one['1 thread loss']:7.3f}")
+    if "cold" in results["ours"]:
+        cold = med["ours"]["cold"]
+        lines.append(f"  {'ours, empty compile cache (info)':44s} {'':9s} {'':7s} {'':12s} {'':7s} "
+                     f"{cold:16.2f} {cold / ours['process']:7.2f}")
+    lines.append("  ours x: how many times faster ours is (images/s ours/peer, times peer/ours); "
+                 "loss: mean train loss of the last epoch")
+    for fw in frameworks:
+        raw = "; ".join(f"{key} " + " ".join(f"{v:.4g}" for v in values)
+                        for key, values in results[fw].items() if not key.endswith("loss"))
+        lines.append(f"  reps {fw}: {raw}")
+    return lines
+
+
+def verdicts(model: str, frameworks, results) -> list[tuple[str, str, str]]:
+    med = {fw: {k: median(v) for k, v in results[fw].items()} for fw in results}
+    rows = []
+    for peer, minimum in GOALS[model]:
+        goal = f"{model}: ours images/s >= {minimum:.1f}x {peer}"
+        if peer not in frameworks:
+            rows.append((goal, "-", f"SKIP ({peer} not installed)"))
+            continue
+        ratio = med["ours"]["rate"] / med[peer]["rate"]
+        rows.append((goal, f"{ratio:.2f}x", "PASS" if ratio >= minimum else "FAIL"))
+    for peer in ("keras", "torch"):
+        goal = f"{model}: ours whole process (warm cache) < {peer}"
+        if peer not in frameworks:
+            rows.append((goal, "-", f"SKIP ({peer} not installed)"))
+            continue
+        ours, theirs = med["ours"]["process"], med[peer]["process"]
+        rows.append((goal, f"{ours:.2f} s vs {theirs:.2f} s", "PASS" if ours < theirs else "FAIL"))
+    return rows
+
+
+# ---------------------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 repetition, few epochs")
+    parser.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    parser.add_argument("--reps", type=int, default=None, help=f"repetitions (default {REPS}, 1 with --quick)")
+    parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    parser.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args.models, args.epochs, args.data)
+
+    os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)  # compile for real in this process
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if unknown := set(models) - set(EPOCHS):
+        parser.error(f"unknown model(s) {sorted(unknown)}; choose from {sorted(EPOCHS)}")
+    reps = args.reps or (1 if args.quick else REPS)
+    epochs = QUICK_EPOCHS if args.quick else EPOCHS
+    frameworks = ["ours"]
+    for fw, module in PEERS.items():
+        if importlib.util.find_spec(module) is None:
+            print(f"{fw}: `{module}` is not installed, skipping it. Install the peers with "
+                  f"`.venv/bin/pip install -e '.[bench]'` (torch==2.13.0 is the CPU wheel).")
+        else:
+            frameworks.append(fw)
+
+    began = time.perf_counter()
+    names = versions(frameworks)
+    print(f"train_speed: {platform.machine()} {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.2f} at start; python {platform.python_version()}; "
+          f"{reps} repetition(s), interleaved {' '.join(frameworks)}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="train_speed_") as tmp:
+        tmp = Path(tmp)
+        data = tmp / "digits.npz"
+        make_data(data)
+        warm_cache = tmp / "jax_cache"
+        arrays = {(fw, m): load_data(data, fw, m) for fw in frameworks for m in models}
+        results = {m: {fw: {"rate": [], "run": [], "process": [], "loss": []} for fw in frameworks}
+                   for m in models}
+        for m in models:  # untimed: loads each library's lazy parts, fills ours' compile cache
+            for fw in frameworks:
+                TRAIN[fw](m, *arrays[fw, m], 2)
+            results[m]["ours"]["cold"] = []
+            whole_process("ours", m, epochs[m], data, warm_cache)
+            print(f"warmed up {m} ({time.perf_counter() - began:.0f} s)", flush=True)
+        for rep in range(reps):
+            for m in models:
+                for fw in frameworks:  # in this process: images/s and whole run
+                    summary = summarize(TRAIN[fw](m, *arrays[fw, m], epochs[m]))
+                    for key in ("rate", "run", "loss"):
+                        results[m][fw][key].append(summary[key])
+                for label, kwargs in PROTOTYPES.get(m, {}).items():  # for information: options for fit
+                    for key, value in summarize(train_ours(m, *arrays["ours", m], epochs[m], **kwargs)).items():
+                        results[m]["ours"].setdefault(f"{label} {key}", []).append(value)
+                if "torch" in frameworks:  # for information: torch without its second thread
+                    for key, value in summarize(train_torch_one_thread(m, *arrays["torch", m], epochs[m])).items():
+                        results[m]["torch"].setdefault(f"1 thread {key}", []).append(value)
+                for fw in frameworks:  # whole process, ours with its warm cache
+                    results[m][fw]["process"].append(whole_process(fw, m, epochs[m], data, warm_cache))
+                cold = tmp / f"cold_{m}_{rep}"  # ours with an empty cache, for information
+                results[m]["ours"]["cold"].append(whole_process("ours", m, epochs[m], data, cold))
+            print(f"repetition {rep + 1}/{reps} done ({time.perf_counter() - began:.0f} s)", flush=True)
+
+    for m in models:
+        print("\n".join(table(m, epochs[m], reps, frameworks, names, results[m])))
+    rows = [row for m in models for row in verdicts(m, frameworks, results[m])]
+    print("\nGoals")
+    for goal, measured, verdict in rows:
+        print(f"  {goal:48s} {measured:>22s}  {verdict}")
+    print(f"\ntotal {time.perf_counter() - began:.0f} s; load average {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()
