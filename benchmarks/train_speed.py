@@ -54,8 +54,10 @@ EPOCHS = {"mlp": 1 + 50, "cnn": 1 + 3}  # one warm-up epoch (compiles) + timed e
 QUICK_EPOCHS = {"mlp": 1 + 5, "cnn": 1 + 1}  # --quick: a smoke run, one repetition
 FRAMEWORKS = ("ours", "keras", "torch")
 PROTOTYPES = {"cnn": {  # info rows: ours with options that handson/training.py does not have (yet)
-    "im2col": {"im2col": True},
-    "im2col+scan": {"im2col": True, "scan_epoch": True},
+    "im2col": ("ours, im2col_conv (prototype)", {"im2col": True}),
+    "reshape_pool": ("ours, reshape_max_pool (prototype)", {"reshape_pool": True}),
+    "both_scan": ("ours, both + scan_epoch=True (prototype)",
+                  {"im2col": True, "reshape_pool": True, "scan_epoch": True}),
 }}
 PEERS = {"keras": "keras", "torch": "torch"}  # framework -> module that must be importable
 TITLES = {"mlp": "digits MLP 64 -> 64 -> 10 (4,810 params), 8x8 inputs",
@@ -152,8 +154,18 @@ def epoch_clock():
         training.History = original
 
 
-def train_ours(model: str, x, y, epochs: int, im2col: bool = False, scan_epoch="auto") -> dict:
-    """im2col, scan_epoch: the CNN prototypes (im2col_conv in every nnx.Conv; fit's scan_epoch)."""
+def reshape_max_pool(x):
+    """PROTOTYPE: 2x2 max pool, stride 2, as reshape + max: its gradient avoids XLA CPU's slow
+    select_and_scatter_add (nnx.max_pool's). Forward values are identical; on ties the gradient
+    is shared instead of going to the first maximum (after a ReLU, tied zeros get none anyway)."""
+    b, h, w, c = x.shape
+    return x[:, :h // 2 * 2, :w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def train_ours(model: str, x, y, epochs: int, im2col: bool = False, reshape_pool: bool = False,
+               scan_epoch="auto") -> dict:
+    """The keywords are the CNN prototypes: im2col_conv in every nnx.Conv, reshape_max_pool for
+    nnx.max_pool, fit's scan_epoch."""
     import functools
 
     import jax
@@ -167,7 +179,8 @@ def train_ours(model: str, x, y, epochs: int, im2col: bool = False, scan_epoch="
     if model == "mlp":
         net = nnx.Sequential(nnx.Linear(64, 64, rngs=rngs), nnx.relu, nnx.Linear(64, 10, rngs=rngs))
     else:
-        pool = functools.partial(nnx.max_pool, window_shape=(2, 2), strides=(2, 2))
+        pool = reshape_max_pool if reshape_pool else functools.partial(
+            nnx.max_pool, window_shape=(2, 2), strides=(2, 2))
         conv = functools.partial(nnx.Conv, padding="VALID", rngs=rngs,
                                  **({"conv_general_dilated": im2col_conv} if im2col else {}))
         net = nnx.Sequential(
@@ -327,10 +340,8 @@ def table(model: str, epochs: int, reps: int, frameworks, names, results) -> lis
         lines.append(f"  {names[fw]:44s} {m['rate']:9.0f} {ours['rate'] / m['rate']:7.2f} {m['run']:12.2f} "
                      f"{m['run'] / ours['run']:7.2f} {m['process']:16.2f} {m['process'] / ours['process']:7.2f} "
                      f"{m['loss']:7.3f}")
-    for label in PROTOTYPES.get(model, {}):
+    for label, (name, _) in PROTOTYPES.get(model, {}).items():
         rate, run = ours[f"{label} rate"], ours[f"{label} run"]
-        name = {"im2col": "ours, im2col_conv (prototype)",
-                "im2col+scan": "ours, im2col_conv + scan_epoch (prototype)"}[label]
         lines.append(f"  {name:44s} {rate:9.0f} {ours['rate'] / rate:7.2f} {run:12.2f} "
                      f"{run / ours['run']:7.2f} {'':16s} {'':7s} {ours[f'{label} loss']:7.3f}")
     if "torch" in frameworks:
@@ -344,10 +355,11 @@ def table(model: str, epochs: int, reps: int, frameworks, names, results) -> lis
                      f"{cold:16.2f} {cold / ours['process']:7.2f}")
     lines.append("  ours x: how many times faster ours is (images/s ours/peer, times peer/ours); "
                  "loss: mean train loss of the last epoch")
+    lines.append("  every repetition (images/s, run = whole run s, process = whole process s):")
     for fw in frameworks:
         raw = "; ".join(f"{key} " + " ".join(f"{v:.4g}" for v in values)
                         for key, values in results[fw].items() if not key.endswith("loss"))
-        lines.append(f"  reps {fw}: {raw}")
+        lines.append(f"    {fw}: {raw}")
     return lines
 
 
@@ -423,7 +435,7 @@ def main() -> None:
                     summary = summarize(TRAIN[fw](m, *arrays[fw, m], epochs[m]))
                     for key in ("rate", "run", "loss"):
                         results[m][fw][key].append(summary[key])
-                for label, kwargs in PROTOTYPES.get(m, {}).items():  # for information: options for fit
+                for label, (_, kwargs) in PROTOTYPES.get(m, {}).items():  # for information: options for fit
                     for key, value in summarize(train_ours(m, *arrays["ours", m], epochs[m], **kwargs)).items():
                         results[m]["ours"].setdefault(f"{label} {key}", []).append(value)
                 if "torch" in frameworks:  # for information: torch without its second thread

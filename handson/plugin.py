@@ -100,6 +100,8 @@ class HandsonPlugin(BasePlugin[HandsonConfig]):
         target = Path(config.site_dir) / slides_uri
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(show, encoding="utf-8")
+        # Images load as the reader scrolls to them: a deck holds dozens of figures.
+        html = html.replace("<img ", '<img loading="lazy" ')
         link = (f'<p class="present"><a class="md-button md-button--primary" href="{href}">Present ▶</a> '
                 f'<a class="md-button" href="{href}?aspect=4:3">4:3</a></p>\n')
         return link + html

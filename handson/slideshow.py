@@ -57,6 +57,8 @@ def _to_reveal(section, ids: set[str], root: str) -> None:
     for link in section.find_all("a", href=True):
         if link["href"].startswith("#") and link["href"][1:] in ids:
             link["href"] = "#/" + link["href"][1:]  # reveal's deep link to a named slide
+    for img in section.find_all("img", src=True):
+        img["data-src"] = img.attrs.pop("src")  # reveal loads it when the slide comes near
     for marker in section.find_all("span", class_="step-row"):
         row = marker.find_parent("tr")
         if row is not None:

@@ -104,8 +104,10 @@ def test_reader_page(page, server, deck):
     if page.locator(".arithmatex").count():
         assert page.locator(".arithmatex .katex").count() == page.locator(".arithmatex").count()
         assert page.locator(".katex-error").count() == 0
-    page.wait_for_load_state("load")
     assert page.locator("img").count() > 0
+    assert page.eval_on_selector_all("section.slide img", "imgs => imgs.every(i => i.loading === 'lazy')")
+    page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+    page.wait_for_function("[...document.images].every(i => i.complete)")
     assert images_loaded(page) == []
     assert page.locator("p.present a").first.get_attribute("href") == "slides.html"
 
@@ -122,7 +124,7 @@ def test_slideshow_steps_through_every_fragment_and_slide(page, server, deck):
         before = page.evaluate("JSON.stringify(Reveal.getIndices())")
         shown = page.evaluate("document.querySelectorAll('.reveal .slides .fragment.visible').length")
         seen_fragments = max(seen_fragments, shown)
-        page.wait_for_function("[...Reveal.getCurrentSlide().querySelectorAll('img')].every(i => i.complete)")
+        page.wait_for_function("[...Reveal.getCurrentSlide().querySelectorAll('img')].every(i => i.src && i.complete)")
         assert images_loaded(page, ".reveal .slides section.present img") == []
         page.keyboard.press("ArrowRight")
         if page.evaluate("JSON.stringify(Reveal.getIndices())") == before:

@@ -59,6 +59,7 @@ def test_slideshow_is_written_beside_the_reader_page(built):
     show = BeautifulSoup((built / "01_fixture" / "slides.html").read_text(), "html.parser")
     sections = show.select(".reveal .slides > section")
     assert len(sections) == 3
+    assert [img.get("data-src") for img in show.find_all("img")] == ["../img/dot.svg"]  # lazy
     assert sections[2]["data-visibility"] == "uncounted"
     assert sections[2].find("a", string="title")["href"] == "#/title"
     for tag in show.find_all(["script", "link"]):
