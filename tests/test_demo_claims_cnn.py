@@ -1,8 +1,6 @@
 """The numbers deck 3's exercise CNN, its training run and the dropout summary put on slides."""
 
 import hashlib
-import math
-import runpy
 from pathlib import Path
 
 import jax
@@ -10,24 +8,12 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from demo_helpers import demo_runner, finite
+
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "03_convolutional_networks"
 
 
-def load(name: str) -> dict:
-    return runpy.run_path(str(DEMOS / f"{name}.py"), run_name="__demo__")
-
-
-def run(name: str, out_dir: Path, **overrides) -> dict:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return load(name)["main"](out_dir, **overrides)
-
-
-def finite(tree) -> bool:
-    if isinstance(tree, dict):
-        return all(finite(v) for v in tree.values())
-    if isinstance(tree, (list, tuple)):
-        return all(finite(v) for v in tree)
-    return not isinstance(tree, float) or math.isfinite(tree)
+load, run = demo_runner(DEMOS)
 
 
 def digests(out: Path) -> dict:

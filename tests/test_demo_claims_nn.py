@@ -1,31 +1,22 @@
 """The numbers deck 2's neuron, activations and chain_rule demos put on slides hold."""
 
 import hashlib
-import math
-import runpy
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from demo_helpers import demo_runner, finite
+
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "02_neural_networks"
 
 
-def load(name: str) -> dict:
-    return runpy.run_path(str(DEMOS / f"{name}.py"), run_name="__demo__")
+load, _ = demo_runner(DEMOS)
 
 
 def run(name: str, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     return load(name)["main"](out_dir)
-
-
-def finite(tree) -> bool:
-    if isinstance(tree, dict):
-        return all(finite(v) for v in tree.values())
-    if isinstance(tree, (list, tuple)):
-        return all(finite(v) for v in tree)
-    return not isinstance(tree, float) or math.isfinite(tree)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,6 @@
 """The claims of deck 2's activation_layer, decision_regions, playground and losses demos."""
 
 import hashlib
-import math
-import runpy
 from pathlib import Path
 
 import jax
@@ -14,19 +12,12 @@ from PIL import Image
 
 from handson.training import fit
 
+from demo_helpers import demo_runner, finite
+
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "02_neural_networks"
 
 
-def load(name: str) -> dict:
-    return runpy.run_path(str(DEMOS / f"{name}.py"), run_name="__demo__")
-
-
-def finite(tree) -> bool:
-    if isinstance(tree, dict):
-        return all(finite(v) for v in tree.values())
-    if isinstance(tree, (list, tuple)):
-        return all(finite(v) for v in tree)
-    return not isinstance(tree, float) or math.isfinite(tree)
+load, _ = demo_runner(DEMOS)
 
 
 def test_activation_layer(tmp_path):

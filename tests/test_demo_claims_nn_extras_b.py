@@ -1,11 +1,12 @@
 """The claims of deck 2's optimizer_paths, backprop_animation and minibatch demos hold."""
 
-import math
 import runpy
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from demo_helpers import finite
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "02_neural_networks"
 
@@ -13,14 +14,6 @@ DEMOS = Path(__file__).resolve().parent.parent / "demos" / "02_neural_networks"
 def run(name: str, out_dir: Path, **overrides) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     return runpy.run_path(str(DEMOS / f"{name}.py"), run_name="__demo__")["main"](out_dir, **overrides)
-
-
-def finite(tree) -> bool:
-    if isinstance(tree, dict):
-        return all(finite(v) for v in tree.values())
-    if isinstance(tree, (list, tuple)):
-        return all(finite(v) for v in tree)
-    return not isinstance(tree, float) or math.isfinite(tree)
 
 
 def test_optimizer_paths(tmp_path):

@@ -3,9 +3,6 @@
 Each demo runs once per module in a small configuration where the claim still holds.
 """
 
-import hashlib
-import math
-import runpy
 from pathlib import Path
 
 import jax
@@ -14,28 +11,12 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from demo_helpers import demo_runner, finite, sha
+
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "05_common_optimizations"
 
 
-def load(name: str) -> dict:
-    return runpy.run_path(str(DEMOS / f"{name}.py"), run_name="__demo__")
-
-
-def run(name: str, out_dir: Path, **overrides) -> dict:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return load(name)["main"](out_dir, **overrides)
-
-
-def finite(tree) -> bool:
-    if isinstance(tree, dict):
-        return all(finite(v) for v in tree.values())
-    if isinstance(tree, (list, tuple)):
-        return all(finite(v) for v in tree)
-    return not isinstance(tree, float) or math.isfinite(tree)
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+load, run = demo_runner(DEMOS)
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,13 @@
 """The claims deck 5's second half puts on slides: gradient flow and clipping, residual nets,
 learning-rate schedules and sweep, initialisation, input normalisation, weight decay."""
 
-import math
 import runpy
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from demo_helpers import finite
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "05_common_optimizations"
 
@@ -14,14 +15,6 @@ DEMOS = Path(__file__).resolve().parent.parent / "demos" / "05_common_optimizati
 def run(name: str, out_dir: Path, **overrides) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     return runpy.run_path(str(DEMOS / f"{name}.py"), run_name="__demo__")["main"](out_dir, **overrides)
-
-
-def finite(tree) -> bool:
-    if isinstance(tree, dict):
-        return all(finite(v) for v in tree.values())
-    if isinstance(tree, (list, tuple)):
-        return all(finite(v) for v in tree)
-    return not isinstance(tree, float) or math.isfinite(tree)
 
 
 def demo(name: str, **overrides):

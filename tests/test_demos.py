@@ -6,7 +6,6 @@ Claims at full budget live in the per-deck `test_demo_claims_*.py` files.
 import ast
 import math
 import runpy
-from pathlib import Path
 
 import pytest
 

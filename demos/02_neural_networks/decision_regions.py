@@ -12,7 +12,6 @@ only the number of hidden units changes.
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx

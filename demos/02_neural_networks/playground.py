@@ -14,7 +14,6 @@ runs follow the same path exactly. After TensorFlow Playground (playground.tenso
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx

@@ -1,0 +1,32 @@
+"""Helpers shared by the per-deck demo-claims tests."""
+
+import hashlib
+import math
+import runpy
+from pathlib import Path
+
+
+def demo_runner(demos_dir: Path):
+    """`load(name)` → the demo module's globals; `run(name, out_dir, **overrides)` → its results."""
+
+    def load(name: str) -> dict:
+        return runpy.run_path(str(demos_dir / f"{name}.py"), run_name="__demo__")
+
+    def run(name: str, out_dir: Path, **overrides) -> dict:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return load(name)["main"](out_dir, **overrides)
+
+    return load, run
+
+
+def finite(tree) -> bool:
+    """True when every float in a nested dict/list of results is finite."""
+    if isinstance(tree, dict):
+        return all(finite(v) for v in tree.values())
+    if isinstance(tree, (list, tuple)):
+        return all(finite(v) for v in tree)
+    return not isinstance(tree, float) or math.isfinite(tree)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
