@@ -16,6 +16,8 @@ import numpy as np
 import optax
 from flax import nnx
 
+from handson.matmul_conv import use_im2col
+
 SEED = 0  # one seed for the models and the data
 BATCH = 32  # batch size
 STEPS = 39  # steps per epoch
@@ -84,8 +86,9 @@ def nnx_cached_partial(make, features):
     return lambda: [step(xs, ys, i) for i in index]
 
 
-def jax_jit(make, features, flat=False, scan=False):
-    """jax.jit over nnx.split's state (or its flat list of arrays): NNX objects exist only while tracing."""
+def jax_jit(make, features, flat=False, scan=False, im2col=False):
+    """jax.jit over nnx.split's state (or its flat list of arrays): NNX objects exist only while
+    tracing. `im2col`: convolutions as matrix products (handson/matmul_conv.py), as fit does."""
     model, optimizer, xs, ys, index = setup(make, features)
     graphdef, state = nnx.split((model, optimizer))
     treedef = jax.tree.structure(state)
@@ -93,6 +96,8 @@ def jax_jit(make, features, flat=False, scan=False):
 
     def step(state, x, y):
         model, optimizer = nnx.merge(graphdef, jax.tree.unflatten(treedef, state) if flat else state)
+        if im2col:
+            use_im2col(model)
         loss = train_step(model, optimizer, x, y)
         new_state = nnx.state((model, optimizer))
         return (jax.tree.leaves(new_state) if flat else new_state), loss
@@ -122,11 +127,13 @@ VARIANTS = {
     "jax.jit, nnx.split State": jax_jit,
     "jax.jit, flat list of arrays": functools.partial(jax_jit, flat=True),
     "jax.jit + lax.scan per epoch": functools.partial(jax_jit, flat=True, scan=True),
+    "flat + im2col convolutions": functools.partial(jax_jit, flat=True, im2col=True),
+    "flat + im2col + lax.scan (fit)": functools.partial(jax_jit, flat=True, scan=True, im2col=True),
 }
-WORKLOADS = [  # name, model, input features, variants (S6 is slow per step: two candidates only)
-    ("MLP 64-64-10 (8x8 digits)", mlp, 64, list(VARIANTS)),
+WORKLOADS = [  # name, model, input features, variants (S6 is slow per step: four candidates only)
+    ("MLP 64-64-10 (8x8 digits)", mlp, 64, list(VARIANTS)[:6]),
     ("CNN conv16-pool-linear (8x8)", small_cnn, 64, list(VARIANTS)),
-    ("CNN S6, 47,645 params (32x32)", exercise_cnn, 1024, list(VARIANTS)[-2:]),
+    ("CNN S6, 47,645 params (32x32)", exercise_cnn, 1024, list(VARIANTS)[-4:]),
 ]
 
 

@@ -53,11 +53,9 @@ REPS = 3  # interleaved repetitions (medians)
 EPOCHS = {"mlp": 1 + 50, "cnn": 1 + 3}  # one warm-up epoch (compiles) + timed epochs
 QUICK_EPOCHS = {"mlp": 1 + 5, "cnn": 1 + 1}  # --quick: a smoke run, one repetition
 FRAMEWORKS = ("ours", "keras", "torch")
-PROTOTYPES = {"cnn": {  # info rows: ours with options that handson/training.py does not have (yet)
-    "im2col": ("ours, im2col_conv (prototype)", {"im2col": True}),
-    "reshape_pool": ("ours, reshape_max_pool (prototype)", {"reshape_pool": True}),
-    "both_scan": ("ours, both + scan_epoch=True (prototype)",
-                  {"im2col": True, "reshape_pool": True, "scan_epoch": True}),
+PROTOTYPES = {"cnn": {  # info rows: ours before (lax convolutions) and with a pooling prototype
+    "lax_conv": ("ours, XLA convolutions (fit before im2col)", {"lax_conv": True}),
+    "reshape_pool": ("ours + reshape_max_pool (prototype)", {"reshape_pool": True}),
 }}
 PEERS = {"keras": "keras", "torch": "torch"}  # framework -> module that must be importable
 TITLES = {"mlp": "digits MLP 64 -> 64 -> 10 (4,810 params), 8x8 inputs",
@@ -90,41 +88,17 @@ def load_data(path: Path, framework: str, model: str) -> tuple[np.ndarray, np.nd
 
 
 # ---------------------------------------------------------------------------- ours
-def im2col_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
-                dimension_numbers=None, feature_group_count=1, precision=None, **kwargs):
-    """PROTOTYPE (not used by handson): `lax.conv_general_dilated` as shifted slices + one matmul.
+@contextlib.contextmanager
+def lax_convolutions():
+    """`fit` as it was before handson/matmul_conv.py: XLA's convolutions, one call per step."""
+    from handson import training
 
-    A drop-in for `nnx.Conv(..., conv_general_dilated=im2col_conv)`: channels-last input and
-    kernel, any strides and padding; dilations, groups and other layouts go to lax. On XLA CPU
-    its gradients are matmuls, pads and adds instead of XLA's slow backward convolutions, and it
-    stays fast inside `lax.scan` (jax-ml/jax#12868 is about convolutions in loops).
-    """
-    import itertools
-
-    import jax.numpy as jnp
-    from jax import lax
-
-    nd = lhs.ndim - 2
-    channels_last = lax.ConvDimensionNumbers((0, nd + 1, *range(1, nd + 1)), (nd + 1, nd, *range(nd)),
-                                             (0, nd + 1, *range(1, nd + 1)))
-    ones = (1,) * nd
-    if (feature_group_count != 1 or tuple(lhs_dilation or ones) != ones or tuple(rhs_dilation or ones) != ones
-            or kwargs.get("out_sharding") is not None
-            or lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) != channels_last):
-        return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
-                                        dimension_numbers, feature_group_count, precision=precision, **kwargs)
-    window, (c_in, c_out) = rhs.shape[:nd], rhs.shape[nd:]
-    if isinstance(padding, str):
-        padding = lax.padtype_to_pads(lhs.shape[1:-1], window, window_strides, padding)
-    x = jnp.pad(lhs, [(0, 0), *padding, (0, 0)])
-    out = [(x.shape[1 + i] - window[i]) // window_strides[i] + 1 for i in range(nd)]
-    patches = jnp.concatenate([  # (batch, *out, prod(window) * c_in), in the kernel's HWIO order
-        lax.slice(x, (0, *offset, 0),
-                  (x.shape[0], *(o + (n - 1) * s + 1 for o, n, s in zip(offset, out, window_strides)), c_in),
-                  (1, *window_strides, 1))
-        for offset in itertools.product(*map(range, window))], axis=-1)
-    return jnp.dot(patches, rhs.reshape(-1, c_out), precision=precision,
-                   preferred_element_type=kwargs.get("preferred_element_type"))
+    swap, left = training.use_im2col, training.lax_convs_left
+    training.use_im2col, training.lax_convs_left = (lambda model: None), (lambda model: True)
+    try:
+        yield
+    finally:
+        training.use_im2col, training.lax_convs_left = swap, left
 
 
 @contextlib.contextmanager
@@ -162,10 +136,9 @@ def reshape_max_pool(x):
     return x[:, :h // 2 * 2, :w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
-def train_ours(model: str, x, y, epochs: int, im2col: bool = False, reshape_pool: bool = False,
-               scan_epoch="auto") -> dict:
-    """The keywords are the CNN prototypes: im2col_conv in every nnx.Conv, reshape_max_pool for
-    nnx.max_pool, fit's scan_epoch."""
+def train_ours(model: str, x, y, epochs: int, lax_conv: bool = False, reshape_pool: bool = False) -> dict:
+    """The keywords are for information rows on the CNN: `lax_conv` trains with XLA's
+    convolutions (fit before handson/matmul_conv.py), `reshape_pool` uses reshape_max_pool."""
     import functools
 
     import jax
@@ -178,11 +151,10 @@ def train_ours(model: str, x, y, epochs: int, im2col: bool = False, reshape_pool
     rngs = nnx.Rngs(SEED)
     if model == "mlp":
         net = nnx.Sequential(nnx.Linear(64, 64, rngs=rngs), nnx.relu, nnx.Linear(64, 10, rngs=rngs))
-    else:
+    else:  # as demos/03_convolutional_networks/train_cnn.py builds it
         pool = reshape_max_pool if reshape_pool else functools.partial(
             nnx.max_pool, window_shape=(2, 2), strides=(2, 2))
-        conv = functools.partial(nnx.Conv, padding="VALID", rngs=rngs,
-                                 **({"conv_general_dilated": im2col_conv} if im2col else {}))
+        conv = functools.partial(nnx.Conv, padding="VALID", rngs=rngs)
         net = nnx.Sequential(
             conv(1, 10, (5, 5)), nnx.relu, pool,
             conv(10, 25, (5, 5)), nnx.relu, pool,
@@ -192,9 +164,9 @@ def train_ours(model: str, x, y, epochs: int, im2col: bool = False, reshape_pool
     def loss_fn(net, x, y):
         return optax.softmax_cross_entropy_with_integer_labels(net(x), y).mean()
 
-    with epoch_clock() as ends:
+    with epoch_clock() as ends, lax_convolutions() if lax_conv else contextlib.nullcontext():
         history = fit(net, optax.adam(LEARNING_RATE), loss_fn, train=(x, y), epochs=epochs,
-                      batch_size=BATCH, key=jax.random.key(SEED), scan_epoch=scan_epoch)
+                      batch_size=BATCH, key=jax.random.key(SEED))
     if len(ends) != epochs:
         raise RuntimeError("fit no longer appends to History.train_loss once per epoch: "
                            "update epoch_clock() in benchmarks/train_speed.py")

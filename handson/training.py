@@ -4,19 +4,22 @@ Every training demo uses it, so every demo trains with the same NNX step:
 `loss, grads = nnx.value_and_grad(loss_fn)(model, x, y)`, then `optimizer.update(model, grads)`.
 
 How it is compiled. Tiny models spend more time in dispatch than in arithmetic, so we measured
-(benchmarks/step_overhead.py: 2-core CPU, jax 0.10.2, flax 0.12.8, adam, batch 32; microseconds
-per step, best of 9 epochs):
+(benchmarks/step_overhead.py, one run: 2-core CPU, jax 0.10.2, flax 0.12.8, adam, batch 32;
+microseconds per step, best of 9 epochs):
                                         MLP 64-64-10   CNN conv16 (8x8)   CNN S6 (32x32)
-    nnx.jit (default graph mode)            1517            1499
-    nnx.jit(graph=False) (tree mode)         588             713
-    nnx.cached_partial(nnx.jit(...))         470             716
-    jax.jit on nnx.split's State             265             493
-    jax.jit on its flat list of arrays       104             454            14862  <- with convs
-    the same + lax.scan over an epoch         37             736            44078  <- the others
+    nnx.jit (default graph mode)            1069            1215
+    nnx.jit(graph=False) (tree mode)         403             583
+    nnx.cached_partial(nnx.jit(...))         335             597
+    jax.jit on nnx.split's State             126             507
+    jax.jit on its flat list of arrays        62             449            11310
+    the same + lax.scan over an epoch         32             697            39994
+    flat + convolutions as im2col             -              420             7856
+    flat + im2col + lax.scan (what fit does)  -              343             7897
 So the state goes through `jax.jit` as a flat list of arrays (NNX objects exist only while
-tracing), and an epoch is one `lax.scan` unless the model has convolutions: in XLA CPU loops
-they lose their fast path (jax-ml/jax#12868), 1.6-3x slower here. On GPU (not measured here)
-every model scans.
+tracing), and an epoch is one `lax.scan`. XLA's CPU convolutions are slow to differentiate, and
+slower still inside a loop (jax-ml/jax#12868: the lax.scan row), so on the CPU `fit` traces every
+`nnx.Conv` as patches times a matrix (handson/matmul_conv.py); then conv models scan too. With
+it the exercise CNN trains faster than Keras and PyTorch do (benchmarks/train_speed.py).
 """
 
 import dataclasses
@@ -26,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+
+from handson.matmul_conv import lax_convs_left, use_im2col
 
 
 @dataclasses.dataclass
@@ -60,10 +65,6 @@ def accuracy(logits: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean(pred == y.reshape(pred.shape))
 
 
-def has_conv(model: nnx.Module) -> bool:
-    return any(isinstance(m, (nnx.Conv, nnx.ConvTranspose)) for _, m in nnx.iter_modules(model))
-
-
 def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tuple,
         val: tuple | None = None, *, epochs: int, key: jax.Array, batch_size: int = 32, scan_epoch: bool | str = "auto",
         patience: int | None = None, eval_train: bool = False) -> History:
@@ -79,8 +80,9 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
     classify = jnp.issubdtype(y.dtype, jnp.integer)
     batch_size = min(batch_size, len(x))
     steps = len(x) // batch_size
-    if scan_epoch == "auto":
-        scan_epoch = jax.default_backend() != "cpu" or not has_conv(model)
+    on_cpu = jax.default_backend() == "cpu"
+    if scan_epoch == "auto":  # the slow case: an XLA convolution inside a CPU loop
+        scan_epoch = not (on_cpu and lax_convs_left(model))
 
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     graphdef, state = nnx.split((model, optimizer))
@@ -89,8 +91,14 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
     paths = [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_leaves_with_path(state)]
     lr_leaf = next((i for i, p in enumerate(paths) if "['hyperparams']['learning_rate']" in p), None)
 
-    def step(leaves, x, y):  # train_step on the flat state; NNX objects exist only while tracing
+    def merge(leaves):  # the NNX objects, which exist only while tracing
         model, optimizer = nnx.merge(graphdef, jax.tree.unflatten(treedef, leaves))
+        if on_cpu:
+            use_im2col(model)  # convolutions as matrix products: see the docstring
+        return model, optimizer
+
+    def step(leaves, x, y):  # train_step on the flat state
+        model, optimizer = merge(leaves)
         model.train()  # dropout on, batch norm uses and updates batch statistics
         metrics = train_step(model, optimizer, loss_fn, x, y)
         return jax.tree.leaves(nnx.state((model, optimizer))), metrics
@@ -111,7 +119,7 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
 
     @jax.jit
     def evaluate(leaves, x, y):  # -> (loss, accuracy) on a whole set
-        model, _ = nnx.merge(graphdef, jax.tree.unflatten(treedef, leaves))
+        model, _ = merge(leaves)
         model.eval()  # dropout off, batch norm uses its running averages
         return loss_fn(model, x, y), accuracy(model(x), y) if classify else jnp.nan
 

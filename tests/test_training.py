@@ -9,7 +9,10 @@ import optax
 import pytest
 from flax import nnx
 
-from handson.training import History, accuracy, fit, has_conv, train_step
+from jax import lax
+
+from handson.matmul_conv import im2col_conv, lax_convs_left, use_im2col
+from handson.training import History, accuracy, fit, train_step
 
 EPOCHS = 8
 BATCH = 16
@@ -149,6 +152,62 @@ def test_train_step_is_the_nnx_step():
 def test_helpers():
     assert float(accuracy(jnp.array([[0.1, 0.9], [0.8, 0.2]]), jnp.array([1, 1]))) == 0.5
     assert float(accuracy(jnp.array([[2.0], [-1.0]]), jnp.array([1, 1]))) == 0.5  # binary logit
-    abstract = nnx.eval_shape(lambda: nnx.Sequential(nnx.Conv(1, 2, (3, 3), rngs=nnx.Rngs(0))))
-    assert has_conv(abstract) and not has_conv(mlp())
     assert History().train_loss == []
+
+
+@pytest.mark.parametrize("shape, kernel, strides, padding", [
+    ((2, 7, 7, 1), (3, 3, 1, 1), (1, 1), "VALID"),  # the conv-arithmetic cases of deck 3
+    ((2, 5, 5, 1), (3, 3, 1, 1), (1, 1), "SAME"),
+    ((2, 5, 5, 1), (3, 3, 1, 1), (2, 2), "SAME"),
+    ((3, 32, 32, 1), (5, 5, 1, 10), (1, 1), "VALID"),  # first layer of the exercise CNN
+    ((2, 9, 8, 3), (4, 2, 3, 5), (2, 3), ((1, 2), (0, 1))),  # odd sizes, explicit pads
+    ((2, 11, 4), (3, 4, 6), (2,), "SAME"),  # 1-D
+])
+def test_im2col_conv_matches_lax(shape, kernel, strides, padding):
+    kx, kw = jax.random.split(jax.random.key(0))
+    x, w = jax.random.normal(kx, shape), jax.random.normal(kw, kernel)
+    dims = ("NHWC", "HWIO", "NHWC") if len(shape) == 4 else ("NWC", "WIO", "NWC")
+
+    def loss(conv, x, w):  # a scalar whose gradients reach both operands
+        return jnp.sum(jnp.sin(conv(x, w, strides, padding, dimension_numbers=dims)))
+
+    ours, theirs = (jax.value_and_grad(loss, argnums=(1, 2))(conv, x, w)
+                    for conv in (im2col_conv, lax.conv_general_dilated))
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs)):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4)
+
+
+def test_use_im2col_switches_plain_convs_only():
+    rngs = nnx.Rngs(0)
+    plain = nnx.Conv(1, 2, (3, 3), rngs=rngs)
+    dilated = nnx.Conv(2, 2, (3, 3), kernel_dilation=2, rngs=rngs)
+    model = nnx.Sequential(plain, nnx.relu)
+    assert not lax_convs_left(model) and not lax_convs_left(mlp())
+    assert lax_convs_left(nnx.Sequential(plain, dilated))  # dilations stay with lax: no scan
+    assert lax_convs_left(nnx.Sequential(nnx.ConvTranspose(1, 1, (3, 3), rngs=rngs)))
+    use_im2col(model)
+    assert plain.conv_general_dilated is im2col_conv
+
+
+def test_fit_trains_a_cnn_and_leaves_its_convolution_alone():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 6, 6, 1)).astype(np.float32)
+    y = (x[:, :3].sum(axis=(1, 2, 3)) > x[:, 3:].sum(axis=(1, 2, 3))).astype(np.int32)  # top vs bottom
+
+    def cnn():
+        rngs = nnx.Rngs(0)
+        return nnx.Sequential(nnx.Conv(1, 4, (3, 3), padding="VALID", rngs=rngs), nnx.relu,
+                              lambda h: h.reshape(len(h), -1), nnx.Linear(64, 2, rngs=rngs))
+
+    runs = []
+    for scan_epoch in (True, False):
+        model = cnn()
+        h = fit(model, optax.adam(1e-2), cross_entropy, train=(x, y), val=(x, y), epochs=30,
+                batch_size=16, key=jax.random.key(0), scan_epoch=scan_epoch)
+        runs.append((h, params(model)))
+        assert model.layers[0].conv_general_dilated is lax.conv_general_dilated
+        assert h.val_acc[-1] >= 0.9 and h.train_loss[-1] < h.train_loss[0] / 2
+    (scanned, p_scan), (looped, p_loop) = runs
+    np.testing.assert_allclose(scanned.train_loss, looped.train_loss, rtol=1e-4)
+    for a, b in zip(p_scan, p_loop):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
