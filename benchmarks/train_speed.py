@@ -3,8 +3,8 @@
 Run: `.venv/bin/python benchmarks/train_speed.py [--quick] [--models mlp,cnn] [--reps 3]`.
 The peers are an optional extra: `.venv/bin/pip install -e '.[bench]'` (a missing one is skipped).
 
-Same data (scikit-learn's digits, the seeded 70/30 split of demos/02_neural_networks/
-train_digits.py: 1,258 training images, pixels in [0, 1]), batch 32, adam 1e-3, softmax
+Same data (scikit-learn's digits, the seeded 70/30 split of handson/data.py that every
+demo uses: 1,258 training images, pixels in [0, 1]), batch 32, adam 1e-3, softmax
 cross-entropy, the same epochs, and each framework's idiomatic loop:
   ours   `fit(model, optax.adam(1e-3), loss_fn, train=(x, y), epochs=E, key=...)`
   keras  `model.compile(optimizer="adam", loss=...)`, `model.fit(x, y, batch_size, epochs, shuffle=True)`
@@ -46,7 +46,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 0  # one seed for the split, the models and the shuffles
-VAL_FRACTION = 0.3  # share of the digits held out (not used for training here)
 BATCH = 32  # the demos' batch size
 LEARNING_RATE = 1e-3  # adam, as in the demos (keras' "adam" default is 1e-3 too)
 REPS = 3  # interleaved repetitions (medians)
@@ -70,13 +69,10 @@ GOALS = {  # model -> (peer, minimum images/s ratio ours / peer)
 def make_data(path: Path) -> None:
     """The training digits as .npz: x_mlp (n, 64), x_nhwc (n, 32, 32, 1), x_nchw, y (n,)."""
     import jax
-    from sklearn.datasets import load_digits
 
-    x, y = load_digits(return_X_y=True)
-    x, y = (x / 16).astype(np.float32), y.astype(np.int32)
-    order = np.random.default_rng(SEED).permutation(len(x))
-    train = order[round(VAL_FRACTION * len(x)):]
-    x, y = x[train], y[train]
+    from handson.data import digits
+
+    (x, y), _ = digits(SEED)
     x32 = np.asarray(jax.image.resize(x.reshape(-1, 8, 8, 1), (len(x), 32, 32, 1), "bilinear"))
     np.savez(path, x_mlp=x, x_nhwc=x32, x_nchw=np.ascontiguousarray(x32.transpose(0, 3, 1, 2)), y=y)
 

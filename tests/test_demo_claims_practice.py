@@ -81,6 +81,7 @@ def test_overfitting(overfitting):
     # the train loss keeps falling past the sweet spot, to far below the validation loss
     assert r["final_train_loss"] < r["train_loss_at_best"] / 3
     assert r["final_train_loss"] < r["final_val_loss"] / 100
+    assert train[-1] == r["final_train_loss"] and train[best - 1] == r["train_loss_at_best"]
     assert r["final_train_acc"] == 1.0
 
 

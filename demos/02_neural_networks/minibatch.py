@@ -22,14 +22,13 @@ import optax
 from flax import nnx
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
-from sklearn.datasets import load_digits
 
+from handson.data import digits
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.training import fit
 
 SEED = 0  # one seed for everything random in this demo
-VAL_FRACTION = 0.3  # share of the digits held out for validation (as in train_digits)
 HIDDEN = 64  # hidden units
 LEARNING_RATE = 0.1  # plain SGD step size, the same for every batch size
 BATCH_SIZES = (8, 32, 256)  # digits per gradient step, one run each
@@ -49,16 +48,6 @@ def mlp(rngs: nnx.Rngs) -> nnx.Sequential:
 def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     logits = model(x)  # (batch, 10)
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-
-def digits(seed: int) -> tuple[tuple, tuple]:
-    """(x_train, y_train), (x_val, y_val): the same seeded 70/30 split as train_digits."""
-    x, y = load_digits(return_X_y=True)  # (1797, 64) pixel values 0..16, (1797,) labels
-    x, y = (x / 16).astype(np.float32), y.astype(np.int32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    val, train = order[:n_val], order[n_val:]
-    return (x[train], y[train]), (x[val], y[val])
 
 
 def plot(histories: dict, steps_per_epoch: dict) -> Figure:

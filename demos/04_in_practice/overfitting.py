@@ -16,15 +16,14 @@ import numpy as np
 import optax
 from flax import nnx
 from matplotlib.figure import Figure
-from sklearn.datasets import load_digits
 
+from handson.data import digits
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.summary import summary
 from handson.training import fit
 
 SEED = 0  # one seed for everything random in this demo
-VAL_FRACTION = 0.3  # share of the digits held out for validation
 N_TRAIN = 150  # training digits actually used: far too few for the model
 HIDDEN = 512  # units in each of the two hidden layers
 LEARNING_RATE = 1e-3  # adam's step size
@@ -45,16 +44,6 @@ def big_mlp(rngs: nnx.Rngs) -> nnx.Sequential:
 def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     logits = model(x)  # (batch, 10)
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-
-def digits(seed: int, n_train: int) -> tuple[tuple, tuple]:
-    """(x_train, y_train) with n_train digits, (x_val, y_val) the usual held-out 30%."""
-    x, y = load_digits(return_X_y=True)  # (1797, 64) pixel values 0..16, (1797,) labels
-    x, y = (x / 16).astype(np.float32), y.astype(np.int32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    val, train = order[:n_val], order[n_val:n_val + n_train]
-    return (x[train], y[train]), (x[val], y[val])
 
 
 def plot(history, best_epoch: int) -> Figure:

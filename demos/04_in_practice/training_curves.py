@@ -17,15 +17,14 @@ import numpy as np
 import optax
 from flax import nnx
 from matplotlib.figure import Figure
-from sklearn.datasets import load_digits
 
+from handson.data import digits
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.summary import summary
 from handson.training import fit
 
 SEED = 0  # one seed for everything random in this demo
-VAL_FRACTION = 0.3  # share of the digits held out for validation
 FILTERS = 16  # channels of the convolution
 PEAK_LR = 3e-3  # learning rate at the end of the warmup
 WARMUP_EPOCHS = 3  # epochs of linear warmup from 0 to PEAK_LR
@@ -58,16 +57,6 @@ def cnn(rngs: nnx.Rngs) -> nnx.Sequential:
 def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     logits = model(x)  # (batch, 10)
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-
-def digits(seed: int) -> tuple[tuple, tuple]:
-    """(x_train, y_train), (x_val, y_val): images (n, 8, 8, 1) in [0, 1], int32 labels."""
-    x, y = load_digits(return_X_y=True)  # (1797, 64) pixel values 0..16, (1797,) labels
-    x, y = (x / 16).astype(np.float32).reshape(-1, 8, 8, 1), y.astype(np.int32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    val, train = order[:n_val], order[n_val:]
-    return (x[train], y[train]), (x[val], y[val])
 
 
 def plot_loss(epochs, history, best_epoch: int) -> Figure:
@@ -120,7 +109,7 @@ def plot_dashboard(epochs, history) -> Figure:
 
 def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     model_key, train_key = jax.random.split(jax.random.key(SEED))
-    train, val = digits(SEED)
+    train, val = digits(SEED, shape=(8, 8, 1))
     model = cnn(nnx.Rngs(model_key))
     table = summary(model, input_shape=(8, 8, 1))
     table.write(out_dir / "summary.txt")

@@ -24,12 +24,12 @@ from jax.scipy.ndimage import map_coordinates
 from matplotlib.figure import Figure
 from sklearn.datasets import load_digits
 
+from handson.data import digits
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.training import fit
 
 SEED = 0  # one seed for everything random in this demo
-VAL_FRACTION = 0.3  # share of the digits held out for scoring
 MAX_ANGLE = 15.0  # rotations drawn uniformly in [-15, 15] degrees
 MAX_SHIFT = 1.0  # shifts drawn uniformly in [-1, 1] pixel, per axis
 ZOOM = (0.9, 1.1)  # scale factors drawn uniformly in this range
@@ -90,16 +90,6 @@ def accuracy(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean(jnp.argmax(model(x), -1) == y)
 
 
-def digits(seed: int) -> tuple[tuple, tuple]:
-    """(x_train, y_train), (x_val, y_val): images (n, 8, 8) in [0, 1], int32 labels."""
-    x, y = load_digits(return_X_y=True)
-    x, y = (x / 16).astype(np.float32).reshape(-1, 8, 8), y.astype(np.int32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    val, train = order[:n_val], order[n_val:]
-    return (x[train], y[train]), (x[val], y[val])
-
-
 def grid_figure(original: np.ndarray, variants: np.ndarray) -> Figure:
     rows, cols = GRID
     fig = Figure(figsize=(10, 7))
@@ -135,7 +125,7 @@ def train_and_score(x, y, val, model_key, train_key, epochs: int) -> float:
 
 def main(out_dir: Path, sizes: tuple = SIZES, repeats: int = REPEATS, epochs: int = EPOCHS) -> dict:
     show_key, subset_key, aug_key, model_key, train_key = jax.random.split(jax.random.key(SEED), 5)
-    (x_train, y_train), val = digits(SEED)
+    (x_train, y_train), val = digits(SEED, shape=(8, 8))
 
     # 1. twenty variants of one real "6"
     images, labels = load_digits(return_X_y=True)

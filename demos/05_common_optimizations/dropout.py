@@ -21,8 +21,8 @@ import optax
 from flax import nnx
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
-from sklearn.datasets import load_digits
 
+from handson.data import digits
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.training import fit
@@ -31,7 +31,6 @@ SEED = 0  # one seed for everything random in this demo
 RATE = 0.5  # probability of dropping a unit
 LAYOUT = (5, 5, 5, 1)  # units per layer in the diagram: inputs, two hidden layers, output
 N_LARGE = 100_000  # units in the large draw that measures the kept fraction
-VAL_FRACTION = 0.3  # share of the digits held out for validation
 N_TRAIN = 150  # training digits: few, so the big network overfits
 HIDDEN = 512  # units per hidden layer of the oversized MLP
 LEARNING_RATE = 1e-3  # adam's step size
@@ -67,16 +66,6 @@ def mlp(rngs: nnx.Rngs, rate: float) -> nnx.Sequential:
 
 def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
-
-
-def digits(seed: int, n_train: int) -> tuple[tuple, tuple]:
-    """(x_train, y_train), (x_val, y_val): the first n_train of a seeded 70/30 split."""
-    x, y = load_digits(return_X_y=True)
-    x, y = (x / 16).astype(np.float32), y.astype(np.int32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    val, train = order[:n_val], order[n_val:n_val + n_train]
-    return (x[train], y[train]), (x[val], y[val])
 
 
 def network(mask: np.ndarray) -> Figure:

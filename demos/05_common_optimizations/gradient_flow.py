@@ -22,8 +22,8 @@ import numpy as np
 import optax
 from flax import nnx
 from matplotlib.figure import Figure
-from sklearn.datasets import load_digits
 
+from handson.data import digits
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.training import fit
@@ -32,7 +32,6 @@ SEED = 0  # one seed for everything random in this demo
 DEPTH = 20  # hidden layers
 WIDTH = 64  # units per hidden layer
 BATCH = 256  # digits in the batch the gradients are measured on
-VAL_FRACTION = 0.3  # share of the digits held out for validation (clipping run)
 LEARNING_RATE = 0.01  # SGD step size for the clipping run: too high for this deep net
 MOMENTUM = 0.9  # SGD momentum for the clipping run
 MAX_NORM = 1.0  # clip_by_global_norm threshold
@@ -83,15 +82,6 @@ def layer_grad_norms(model, x, y):
     layers = [grads.inp, *(grads.hidden[i] for i in range(DEPTH)), grads.out]
     return jnp.stack([jnp.linalg.norm(g.kernel[...]) for g in layers])
 # --8<-- [end:norms]
-
-
-def digits(seed: int) -> tuple[tuple, tuple]:
-    """(x_train, y_train), (x_val, y_val): pixels in [0, 1] as float32, labels as int32."""
-    x, y = load_digits(return_X_y=True)
-    x, y = (x / 16).astype(np.float32), y.astype(np.int32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
 
 
 def largest_jump(losses: list[float]) -> float:

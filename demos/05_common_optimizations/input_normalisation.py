@@ -19,23 +19,17 @@ from flax import nnx
 from matplotlib.figure import Figure
 from sklearn.datasets import load_digits, load_wine
 
+from handson.data import split
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.training import fit
 
 SEED = 0  # one seed for everything random in this demo
-VAL_FRACTION = 0.3  # share of each data set held out for validation
 HIDDEN = 64  # hidden units
 LEARNING_RATE = 1e-3  # adam's step size
 BATCH_SIZE = 16  # examples per gradient step (wine has only 125 to train on)
 EPOCHS = 40  # passes over the training set per run
 DATASETS = {"digits": load_digits, "wine": load_wine}  # scikit-learn loaders, shipped offline
-
-
-def split(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[tuple, tuple]:
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
 
 
 # --8<-- [start:standardise]

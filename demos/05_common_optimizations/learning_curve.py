@@ -21,16 +21,15 @@ import optax
 from flax import nnx
 from matplotlib.figure import Figure
 from matplotlib.ticker import MultipleLocator, PercentFormatter
-from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
+from handson.data import digits
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.training import fit
 
 SEED = 0  # one seed for everything random in this demo
-VAL_FRACTION = 0.3  # share of the digits held out for scoring
 SIZES = (50, 100, 200, 400, 800, 1258)  # training-set sizes n (1,258 = the whole training split)
 STEPS = 600  # at least this many gradient steps per CNN run, whatever n (small n: more epochs)
 LEARNING_RATE = 1e-3  # adam's step size
@@ -63,16 +62,6 @@ def accuracy(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean(jnp.argmax(model(x), -1) == y)
 
 
-def digits(seed: int) -> tuple[tuple, tuple]:
-    """(x_train, y_train), (x_val, y_val): images (n, 8, 8, 1) in [0, 1], int32 labels."""
-    x, y = load_digits(return_X_y=True)
-    x, y = (x / 16).astype(np.float32).reshape(-1, 8, 8, 1), y.astype(np.int32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    val, train = order[:n_val], order[n_val:]
-    return (x[train], y[train]), (x[val], y[val])
-
-
 def plot(sizes: list[int], cnn_acc: list[float], logreg_acc: list[float]) -> Figure:
     fig = Figure(figsize=(6.5, 5.5))
     ax = fig.add_subplot()
@@ -91,7 +80,7 @@ def plot(sizes: list[int], cnn_acc: list[float], logreg_acc: list[float]) -> Fig
 
 def main(out_dir: Path, sizes: tuple = SIZES, steps: int = STEPS) -> dict:
     subset_key, model_key, train_key = jax.random.split(jax.random.key(SEED), 3)
-    (x_train, y_train), val = digits(SEED)
+    (x_train, y_train), val = digits(SEED, shape=(8, 8, 1))
     # nested subsets: the first n images of one seeded order, so a larger n only adds images
     order = np.asarray(jax.random.permutation(subset_key, len(x_train)))
     cnn_acc, logreg_acc = [], []

@@ -20,8 +20,8 @@ import numpy as np
 import optax
 from flax import nnx
 from matplotlib.figure import Figure
-from sklearn.datasets import load_digits
 
+from handson.data import digits
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.training import fit
@@ -33,7 +33,6 @@ KERAS_DECAY = 0.1  # Keras's `decay` argument, as in the original decks' Adam(lr
 LEARNING_RATES = (1e-4, 1e-3, 1e-2, 1e-1)  # the sweep
 SCHEDULE_PEAK = 1e-2  # peak of the warmup + cosine run added to the sweep
 HIDDEN = 64  # hidden units of the digits MLP
-VAL_FRACTION = 0.3  # share of the digits held out for validation
 BATCH_SIZE = 32  # digits per gradient step
 EPOCHS = 30  # passes over the training digits per learning rate
 
@@ -64,15 +63,6 @@ def mlp(rngs: nnx.Rngs) -> nnx.Sequential:
 
 def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
-
-
-def digits(seed: int) -> tuple[tuple, tuple]:
-    """(x_train, y_train), (x_val, y_val): pixels in [0, 1] as float32, labels as int32."""
-    x, y = load_digits(return_X_y=True)
-    x, y = (x / 16).astype(np.float32), y.astype(np.int32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
 
 
 def plot_schedules(curves: dict) -> Figure:

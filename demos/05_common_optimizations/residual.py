@@ -17,8 +17,8 @@ import optax
 from flax import nnx
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
-from sklearn.datasets import load_digits
 
+from handson.data import digits
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.training import fit
@@ -26,7 +26,6 @@ from handson.training import fit
 SEED = 0  # one seed for everything random in this demo
 DEPTH = 30  # hidden layers in both nets
 WIDTH = 64  # units per hidden layer
-VAL_FRACTION = 0.3  # share of the digits held out for validation
 LEARNING_RATE = 1e-3  # adam's step size
 BATCH_SIZE = 32  # digits per gradient step
 EPOCHS = 20  # passes over the training digits at full budget
@@ -58,15 +57,6 @@ class DeepMLP(nnx.Module):
 
 def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
-
-
-def digits(seed: int) -> tuple[tuple, tuple]:
-    """(x_train, y_train), (x_val, y_val): pixels in [0, 1] as float32, labels as int32."""
-    x, y = load_digits(return_X_y=True)
-    x, y = (x / 16).astype(np.float32), y.astype(np.int32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
 
 
 def plot_curves(runs: dict) -> Figure:

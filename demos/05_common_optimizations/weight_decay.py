@@ -16,15 +16,14 @@ import numpy as np
 import optax
 from flax import nnx
 from matplotlib.figure import Figure
-from sklearn.datasets import load_digits
 
+from handson.data import digits
 from handson.demo import standalone
 from handson.figures import save, style
 from handson.training import fit
 
 SEED = 0  # one seed for everything random in this demo
 N_TRAIN = 150  # training digits: few, so the MLP overfits
-VAL_FRACTION = 0.3  # share of all digits held out for validation
 HIDDEN = 256  # units in each of the two hidden layers
 LEARNING_RATE = 1e-3  # adamw's step size
 WEIGHT_DECAYS = (0.0, 1.0)  # adamw's weight_decay: off, on
@@ -43,19 +42,9 @@ def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
 
 
-def digits(seed: int) -> tuple[tuple, tuple]:
-    """The first N_TRAIN training digits and the whole validation set, pixels in [0, 1]."""
-    x, y = load_digits(return_X_y=True)
-    x, y = (x / 16).astype(np.float32), y.astype(np.int32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = round(VAL_FRACTION * len(x))
-    train = order[n_val:][:N_TRAIN]
-    return (x[train], y[train]), (x[order[:n_val]], y[order[:n_val]])
-
-
 def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     model_key, train_key = jax.random.split(jax.random.key(SEED))
-    train, val = digits(SEED)
+    train, val = digits(SEED, N_TRAIN)
     runs, models = {}, {}
     for decay in WEIGHT_DECAYS:
         model = mlp(nnx.Rngs(model_key))  # same initial weights for both runs
