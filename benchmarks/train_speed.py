@@ -418,7 +418,8 @@ def main() -> None:
     for m in models:
         print("\n".join(table(m, epochs[m], reps, frameworks, names, results[m])))
     rows = [row for m in models for row in verdicts(m, frameworks, results[m])]
-    print("\nGoals")
+    print("\nGoals" + (" (--quick: a smoke run, its few epochs too short to judge them; run without "
+                        "--quick for the verdicts)" if args.quick else ""))
     for goal, measured, verdict in rows:
         print(f"  {goal:48s} {measured:>22s}  {verdict}")
     print(f"\ntotal {time.perf_counter() - began:.0f} s; load average {os.getloadavg()[0]:.2f} at the end")
