@@ -86,7 +86,8 @@ def plot_paths(loss_fn, paths: dict) -> Figure:
     z = np.asarray(jax.jit(jax.vmap(loss_fn))(grid)).reshape(u.shape)
     z = np.maximum(z, 1e-3)  # the log colour scale needs z > 0 at the minimum
     levels = np.logspace(-2, 3, 16)  # 3 levels per decade
-    ax.contourf(u, v, z, levels=levels, norm=LogNorm(), cmap="Greys_r", alpha=0.55, extend="both")
+    ax.contourf(u, v, z, levels=levels, norm=LogNorm(), cmap="Greys_r", alpha=0.55, extend="both",
+                rasterized=True)  # as an image, not thousands of polygons: the SVG is 2.4x smaller
     ax.contour(u, v, z, levels=levels, colors="#777777", linewidths=0.6)
     for name, path in paths.items():
         ax.plot(path[:, 0], path[:, 1], "-o", color=COLORS[name], ms=3, lw=1.6, label=name)
