@@ -122,6 +122,25 @@ def run(names: list[str] | None = None, *, root: Path = ROOT, demos_dir: Path | 
     return 1 if failures else 0
 
 
+def published(name: str, *, root: Path = ROOT) -> tuple[dict, Path, str | None]:
+    """A demo's published record: (manifest entry, its output folder, why it is stale or None).
+
+    What the slides show is the manifest of `slides/_generated`; claims tests read it through
+    this function (tests/published.py) instead of rerunning demos. `name` is a demo name or id.
+    The entry is {} when the demo never ran. Never imports JAX.
+    """
+    demos_dir, generated_dir = root / DEMOS.relative_to(ROOT), root / GENERATED.relative_to(ROOT)
+    demo = cache.select(cache.discover(demos_dir), [name])[0]
+    manifest = cache.load_manifest(generated_dir / "manifest.json")
+    entry = manifest["demos"].get(demo.id) or {}
+    inputs = cache.fingerprint(demo, cache.Scanner(root, demos_dir).scan(demo.path), root,
+                               root / STYLE.relative_to(ROOT), cache.installed_versions(),
+                               cache.detect_backend())
+    reason = cache.stale_reason(entry or None, inputs, generated_dir / demo.id,
+                                failed=manifest["failed"].get(demo.id))
+    return entry, generated_dir / demo.id, reason
+
+
 def _run_jobs(todo: list[Job], n_workers: int, root: Path, generated_dir: Path, build_dir: Path,
               manifest: dict, manifest_path: Path, failures: list[Failure], console: Console,
               width: int) -> int:
