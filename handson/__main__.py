@@ -1,4 +1,5 @@
-"""Command line: `python -m handson figures [NAME...] [--force] [--jobs N] [--timeout S]`."""
+"""Command line: `python -m handson figures [NAME...] [--force] [--jobs N] [--timeout S]`,
+`python -m handson inspect DECK.md...` (a deck's counts as remark.js reports them, as JSON)."""
 
 import argparse
 import sys
@@ -19,13 +20,34 @@ def main(argv: list[str] | None = None) -> int:
                          help="worker processes (default: 2 or the CPU count if smaller)")
     figures.add_argument("--timeout", type=_positive(float), default=None,
                          help="seconds per demo unless it sets TIME_LIMIT (default: 600)")
+    inspect = commands.add_parser(
+        "inspect", help="print each deck's slide, step, notes and property counts as remark.js counts them",
+        description="Counts as remark.js's slideshow.getSlides() gives them (see docs/CONTRACTS.md for the "
+                    "JavaScript that prints the same JSON from remark), plus the parser's warnings.")
+    inspect.add_argument("decks", nargs="+", metavar="DECK.md", help="a deck (or a talk under slides/talks/)")
     args = parser.parse_args(argv)
+    if args.command == "inspect":
+        return _inspect(args.decks)
 
     # Imported here so `--help` stays instant; runner itself never imports JAX.
     from handson import runner
 
     timeout = args.timeout if args.timeout is not None else runner.DEFAULT_TIME_LIMIT
     return runner.run(args.names, force=args.force, jobs=args.jobs, timeout=timeout)
+
+
+def _inspect(paths: list[str]) -> int:
+    import json
+
+    from handson.syntax import DeckError
+    from handson.syntax.inspect import inspect
+
+    try:
+        print(json.dumps([inspect(path) for path in paths], indent=1, ensure_ascii=False))
+    except DeckError as e:
+        print(e, file=sys.stderr)
+        return 1
+    return 0
 
 
 def _positive(kind):

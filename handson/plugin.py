@@ -1,4 +1,4 @@
-"""MkDocs adapter: remark-style decks → reader pages, plus a reveal.js slideshow beside each.
+"""MkDocs adapter: remark-style decks and talks → reader pages, plus a reveal.js slideshow beside each.
 
 All the work is in plain functions (`handson.syntax`, `handson.slideshow`); this file only
 wires them to MkDocs events, so a move to another tool changes this file alone.
@@ -6,6 +6,7 @@ wires them to MkDocs events, so a move to another tool changes this file alone.
 
 import fnmatch
 import json
+import logging
 import posixpath
 from pathlib import Path
 
@@ -13,98 +14,140 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
-from mkdocs.structure.files import File
+from mkdocs.structure.files import File, InclusionLevel
 
-from handson import slideshow, syntax
+from handson import slideshow, syntax, vendor
+from handson.syntax import talk as talks
 
-HERE = Path(__file__).parent
-# (package file under node_modules, destination under the site root)
-VENDOR = [
-    ("reveal.js/dist/reveal.css", "assets/vendor/reveal/reveal.css"),
-    ("reveal.js/dist/reveal.js", "assets/vendor/reveal/reveal.js"),
-    ("reveal.js/dist/plugin/notes.js", "assets/vendor/reveal/notes.js"),
-    ("reveal.js/LICENSE", "assets/vendor/reveal/LICENSE"),
-    ("katex/dist/katex.min.css", "assets/vendor/katex/katex.min.css"),
-    ("katex/dist/katex.min.js", "assets/vendor/katex/katex.min.js"),
-    ("katex/dist/contrib/auto-render.min.js", "assets/vendor/katex/auto-render.min.js"),
-    ("katex/LICENSE", "assets/vendor/katex/LICENSE"),
-]
-READER_CSS = ["assets/vendor/katex/katex.min.css", "assets/handson/slides.css", "assets/handson/reader.css"]
-READER_JS = ["assets/vendor/katex/katex.min.js", "assets/vendor/katex/auto-render.min.js",
-             "assets/handson/reader.js"]
+log = logging.getLogger("mkdocs.plugins.handson")
+TALKS_MARKER = "<!-- handson:talks -->"  # on the home page: replaced by the table of talks
 
 
 class HandsonConfig(base.Config):
     decks = c.Type(str, default="[0-9][0-9]_*.md")  # which pages are decks (glob on the docs path)
+    talks = c.Type(str, default="talks/*.md")  # which pages are talks
     manifest = c.Type(str, default="_generated/manifest.json")  # demo results, relative to docs_dir
     node_modules = c.Type(str, default="node_modules")  # relative to mkdocs.yml
 
 
 class HandsonPlugin(BasePlugin[HandsonConfig]):
     def on_config(self, config):
-        root = Path(config.config_file_path).parent
-        self.node_modules = root / self.config.node_modules
-        missing = [src for src, _ in VENDOR if not (self.node_modules / src).is_file()]
-        if missing:
-            raise PluginError(f"missing {self.node_modules / missing[0]}: run `npm ci` (`make site` does it)")
+        self.root = Path(config.config_file_path).parent
+        self.node_modules = self.root / self.config.node_modules
+        for _, spec, _ in vendor.ASSETS:
+            file = vendor.source(spec, self.node_modules)
+            if file is not None and not file.is_file():
+                raise PluginError(f"missing {file}: run `npm ci` (`make site` does it)")
         # Snippets resolve against the project root whatever the cwd is.
-        snippets = config.mdx_configs.setdefault("pymdownx.snippets", {})
-        snippets["base_path"] = [str(root)]
-        self.snippet_dirs = [root]
-        config.extra_css[:0] = READER_CSS
-        for script in READER_JS:
-            config.extra_javascript.append(script)
-        self.results, self.captions = _load_manifest(Path(config.docs_dir) / self.config.manifest)
-        self.decks = {}
+        config.mdx_configs.setdefault("pymdownx.snippets", {})["base_path"] = [str(self.root)]
+        config.extra_css[:0] = vendor.stylesheets("reader")
+        config.extra_javascript += vendor.scripts("reader")
+        self.results, self.captions = _load_manifest(Path(config.docs_dir) / self.config.manifest, self.root)
         return config
 
     def on_files(self, files, config):
-        for src, dest in VENDOR:
-            files.append(File.generated(config, dest, abs_src_path=str(self.node_modules / src)))
-        for font in sorted((self.node_modules / "katex/dist/fonts").glob("*.woff2")):
-            files.append(File.generated(config, f"assets/vendor/katex/fonts/{font.name}", abs_src_path=str(font)))
-        for asset in sorted((HERE / "assets").iterdir()):
-            files.append(File.generated(config, f"assets/handson/{asset.name}", abs_src_path=str(asset)))
-        files.append(File.generated(config, "assets/handson/pygments.css", content=_pygments_css()))
+        for dest, spec, _ in vendor.ASSETS:
+            file = vendor.source(spec, self.node_modules)
+            content = {"content": _pygments_css()} if file is None else {"abs_src_path": str(file)}
+            files.append(File.generated(config, dest, **content))
+        fonts, dest = vendor.KATEX_FONTS
+        for font in sorted(vendor.source(fonts, self.node_modules).glob("*.woff2")):
+            files.append(File.generated(config, f"{dest}/{font.name}", abs_src_path=str(font)))
+        self._parse_all(files, config)
         return files
 
+    def _parse_all(self, files, config) -> None:
+        """Parse and check every deck and talk first: one run lists every problem, and the home
+        page can show each talk's length."""
+        self.decks, self.talks, errors, broken = {}, {}, [], set()
+        pages = files.documentation_pages()
+        for file in pages:
+            if fnmatch.fnmatch(file.src_uri, self.config.decks):
+                try:
+                    self.decks[file.src_uri] = syntax.parse(syntax.read(file.abs_src_path), file.abs_src_path)
+                except syntax.DeckError as e:
+                    errors.append(e)
+                    broken.add(file.src_uri)
+
+        def load(deck_id: str):
+            if f"{deck_id}.md" in broken:
+                raise _BrokenDeck  # its own error is reported already
+            return self.decks.get(f"{deck_id}.md")
+
+        for file in pages:
+            if fnmatch.fnmatch(file.src_uri, self.config.talks):
+                try:
+                    own = syntax.parse(syntax.read(file.abs_src_path), file.abs_src_path, talk=True)
+                    self.talks[file.src_uri] = (own, talks.resolve(own, load))
+                except syntax.DeckError as e:
+                    errors.append(e)
+                except _BrokenDeck:
+                    pass
+        base_dirs = [self.root]
+        for deck in self.decks.values():
+            errors += syntax.check(deck.slides, base_dirs, self.results)
+        for own, _ in self.talks.values():
+            errors += syntax.check([s for s in own.slides if not s.parts[0].includes], base_dirs, self.results)
+        for deck in [*self.decks.values(), *(own for own, _ in self.talks.values())]:
+            for warning in deck.warnings:
+                log.warning(self._where(warning))
+        if errors:
+            raise PluginError("\n".join(self._where(e) for e in errors))
+
     def on_page_markdown(self, markdown, page, config, files):
-        if not fnmatch.fnmatch(page.file.src_uri, self.config.decks):
-            return markdown
-        # Parse the file itself: MkDocs strips leading `key: value` lines as page metadata,
-        # but in a remark deck they are the first slide's properties.
-        source = page.file.content_string
-        path = posixpath.join(Path(config.docs_dir).name, page.file.src_uri)
+        src = page.file.src_uri
+        links = syntax.Links(config.docs_dir, posixpath.dirname(src), posixpath.dirname(page.file.dest_uri))
         try:
-            deck = syntax.parse(source, path)
-            deck.path = str(Path(page.file.abs_src_path))
-            syntax.check_references(deck, Path(config.docs_dir), self.snippet_dirs)
-            base_url = _relative(posixpath.dirname(page.file.src_uri), posixpath.dirname(page.file.dest_uri))
-            rendered = syntax.render(deck, self.results, self.captions, base=base_url)
+            if src in self.decks:
+                return syntax.render(self.decks[src], self.results, self.captions, links)
+            if src in self.talks:
+                talk = self.talks[src][1]
+                links.ids, links.anchors, links.talk, links.page_file = talk.ids, talk.anchors, True, talk.path
+                rendered = syntax.render(talk.slides, self.results, self.captions, links)
+                return rendered + "".join(syntax.render_definitions(d.definitions, d.path, links) for d in talk.decks)
         except syntax.DeckError as e:
-            raise PluginError(f"{path}:{e.line}: {e.reason}") from None
-        self.decks[page.file.src_uri] = deck
-        return rendered
+            raise PluginError(self._where(e)) from None
+        if TALKS_MARKER in markdown:
+            return markdown.replace(TALKS_MARKER, self._talk_table(src))
+        return markdown
 
     def on_page_content(self, html, page, config, files):
-        deck = self.decks.get(page.file.src_uri)
-        if deck is None:
+        src = page.file.src_uri
+        if src not in self.decks and src not in self.talks:
             return html
+        slides = self.decks[src].slides if src in self.decks else self.talks[src][1].slides
         slides_uri = _slides_uri(page.file.dest_uri)
-        href = posixpath.relpath(slides_uri, posixpath.dirname(page.file.dest_uri) or ".")
         page_dir = posixpath.dirname(page.file.dest_uri)
-        root = _relative("", page_dir)
+        href = posixpath.relpath(slides_uri, page_dir or ".")
         reader_href = posixpath.relpath(page.file.dest_uri, posixpath.dirname(slides_uri) or ".")
-        reader_href = "./" if reader_href.endswith("index.html") and "/" not in reader_href else reader_href
-        show = slideshow.build_slideshow(html, title=syntax.slide_title(deck), root=root, reader_href=reader_href)
-        target = Path(config.site_dir) / slides_uri
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(show, encoding="utf-8")
+        reader_href = "./" if reader_href == "index.html" else reader_href
+        show = slideshow.build_slideshow(html, title=syntax.slide_title(slides, page.title or ""),
+                                         root=_relative("", page_dir), reader_href=reader_href)
+        files.append(File.generated(config, slides_uri, content=show, inclusion=InclusionLevel.INCLUDED))
         # Images load as the reader scrolls to them: a deck holds dozens of figures.
         html = html.replace("<img ", '<img loading="lazy" ')
         link = (f'<p class="present"><a class="md-button md-button--primary" href="{href}">Present ▶</a> '
                 f'<a class="md-button" href="{href}?aspect=4:3">4:3</a></p>\n')
         return link + html
+
+    def _talk_table(self, src: str) -> str:
+        """The home page's list of talks: slides, steps and an estimated duration each."""
+        rows = ["| Talk | Slides | Steps | About |", "|---|---:|---:|---:|"]
+        for uri, (_, talk) in sorted(self.talks.items()):
+            title = syntax.slide_title(talk.slides, Path(uri).stem).replace("|", "\\|")
+            link = posixpath.relpath(uri, posixpath.dirname(src) or ".")
+            rows.append(f"| [{title}]({link}) | {len(talk.slides)} | {talk.steps} | {talk.minutes} min |")
+        return "\n".join(rows) + "\n"
+
+    def _where(self, error: syntax.DeckError) -> str:
+        """`slides/deck.md:12: reason`, the path relative to the project."""
+        path = Path(error.path)
+        shown = path.relative_to(self.root).as_posix() if path.is_absolute() and path.is_relative_to(self.root) else error.path
+        return f"{shown}:{error.line}: {error.reason}"
+
+
+class _BrokenDeck(Exception):
+    """A talk draws from a deck that failed to parse."""
 
 
 def _relative(target_dir: str, from_dir: str) -> str:
@@ -118,10 +161,14 @@ def _slides_uri(dest_uri: str) -> str:
     return dest_uri[: -len(".html")] + ".slides.html"
 
 
-def _load_manifest(path: Path) -> tuple[dict, dict]:
+def _load_manifest(path: Path, root: Path) -> tuple[dict, dict]:
     if not path.is_file():
         return {}, {}
-    demos = json.loads(path.read_text(encoding="utf-8")).get("demos", {})
+    try:
+        demos = json.loads(path.read_text(encoding="utf-8")).get("demos", {})
+    except (ValueError, AttributeError) as e:
+        shown = path.relative_to(root) if path.is_relative_to(root) else path
+        raise PluginError(f"{shown}: not valid JSON ({e}); run `make figures` to rebuild it") from None
     results = {demo_id.split("/")[-1]: entry.get("results", {}) for demo_id, entry in demos.items()}
     captions = {demo_id: entry.get("caption", "") for demo_id, entry in demos.items()}
     return results, captions

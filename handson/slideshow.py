@@ -8,12 +8,7 @@ import html
 
 from bs4 import BeautifulSoup
 
-# Vendored runtime files, relative to the site root (copied from node_modules at build).
-CSS = ["assets/vendor/reveal/reveal.css", "assets/vendor/katex/katex.min.css",
-       "assets/handson/pygments.css", "assets/handson/slides.css", "assets/handson/slideshow.css"]
-JS = ["assets/vendor/reveal/reveal.js", "assets/vendor/reveal/notes.js",
-      "assets/vendor/katex/katex.min.js", "assets/vendor/katex/auto-render.min.js",
-      "assets/handson/slideshow.js"]
+from handson import vendor
 
 
 def build_slideshow(content_html: str, *, title: str, root: str, reader_href: str = "./") -> str:
@@ -27,8 +22,8 @@ def build_slideshow(content_html: str, *, title: str, root: str, reader_href: st
     for section in sections:
         _to_reveal(section, ids, root)
     slides = "\n".join(str(s) for s in sections)
-    head = "\n".join(f'<link rel="stylesheet" href="{root}{href}">' for href in CSS)
-    scripts = "\n".join(f'<script src="{root}{src}"></script>' for src in JS)
+    head = "\n".join(f'<link rel="stylesheet" href="{root}{href}">' for href in vendor.stylesheets("slides"))
+    scripts = "\n".join(f'<script src="{root}{src}"></script>' for src in vendor.scripts("slides"))
     return f"""<!doctype html>
 <html lang="en">
 <head>
