@@ -1,0 +1,50 @@
+"""Each built talk in headless Chromium: its slideshow holds exactly the slides it lists, in order.
+
+Uses the browser, server and page fixtures of test_browser (offline, console errors fail).
+"""
+
+import pytest
+
+from handson.paths import SLIDES
+from handson.syntax.inspect import inspect
+from test_browser import browser, images_loaded, page, server  # noqa: F401 (pytest fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+def talks() -> list[str]:
+    return sorted(p.stem for p in (SLIDES / "talks").glob("*.md"))
+
+
+@pytest.mark.parametrize("talk", talks())
+def test_talk_slideshow_has_exactly_the_listed_slides(page, server, talk):
+    listed = inspect(SLIDES / "talks" / f"{talk}.md")
+    page.goto(f"{server}/talks/{talk}/slides.html")
+    page.wait_for_function("window.Reveal && Reveal.isReady() && document.documentElement.dataset.mathRendered")
+    ids = page.evaluate("[...document.querySelectorAll('.reveal .slides > section')].map(s => s.id || null)")
+    assert len(ids) == listed["slides"] == page.evaluate("Reveal.getTotalSlides()")
+    assert [i for i, name in zip(ids, listed["names"]) if name] == [n for n in listed["names"] if n]
+    fragments = page.evaluate("document.querySelectorAll('.reveal .slides .fragment').length")
+    assert fragments == listed["steps"]
+    for _ in range(len(ids) + fragments + 5):  # step through to the end; every image loads
+        page.wait_for_function("[...Reveal.getCurrentSlide().querySelectorAll('img')].every(i => i.src && i.complete)")
+        assert images_loaded(page, ".reveal .slides section.present img") == []
+        if page.evaluate("Reveal.isLastSlide() && !Reveal.availableFragments().next"):
+            break
+        page.keyboard.press("ArrowRight")
+    assert page.evaluate("Reveal.isLastSlide()")
+
+
+@pytest.mark.parametrize("talk", talks())
+def test_talk_reader_page_and_home_page_entry(page, server, talk):
+    listed = inspect(SLIDES / "talks" / f"{talk}.md")
+    page.goto(f"{server}/talks/{talk}/")
+    page.wait_for_function("document.documentElement.dataset.mathRendered === 'true'")
+    assert page.locator("section.slide").count() == listed["slides"]
+    page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+    assert images_loaded(page) == []
+    page.goto(f"{server}/")
+    row = page.locator(f"article table tr:has(a[href*='talks/{talk}/'])")
+    assert row.locator("td").all_inner_texts()[1:] == [str(listed["slides"]), str(listed["steps"]),
+                                                       f"{listed['minutes']} min"]
