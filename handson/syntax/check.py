@@ -9,8 +9,7 @@ import re
 from pathlib import Path
 
 from handson.syntax.model import Code, DeckError, Slide, Text
-from handson.syntax.render import (CSS_URL, IMAGE, LINK_TAGS, RESOURCE_ATTRIBUTES, RESULT, _math_split, _tags,
-                                   _walk, lookup)
+from handson.syntax.scan import CSS_URL, IMAGE, RESULT, html_tags, lookup, math_split, resource_urls, walk
 
 SNIPPET = re.compile(r"^\s*(-{1,}8<-{1,})\s*(?:[\"']([^\"']*)[\"'])?\s*$")
 CSS_IMPORT = re.compile(r"@import\s+(?:url\()?\s*['\"]?([^'\")\s;]+)")
@@ -37,7 +36,7 @@ def _check_slide(slide: Slide, base_dirs: list[Path], results: dict | None):
             yield from _local(m.group(2), folder, slide.path, base.prop_lines["background-image"])
     nodes = []
     for part in slide.parts:
-        nodes += _walk(part.children + (part.notes or []) + [n for notes in part.inherited_notes for n in notes])
+        nodes += walk(part.children + (part.notes or []) + [n for notes in part.inherited_notes for n in notes])
     for node in nodes:
         if not isinstance(node, (Text, Code)):
             continue
@@ -58,31 +57,17 @@ def _check_slide(slide: Slide, base_dirs: list[Path], results: dict | None):
 
 def _resources(node: Text, folder: Path, path: str):
     line = node.line
-    for is_math, _, piece in _math_split(node.text):
+    for is_math, _, piece in math_split(node.text):
         if not is_math:
             at = lambda offset: line + piece.count("\n", 0, offset)  # noqa: E731
             for m in IMAGE.finditer(piece):
                 yield from _local(m.group(2), folder, path, at(m.start()))
-            for start, _, tag, attrs in _tags(piece):
-                for url in _tag_urls(tag, attrs):
+            for start, _, tag, attrs in html_tags(piece):
+                for _, url in resource_urls(tag, attrs):
                     yield from _local(url, folder, path, at(start))
             for m in CSS_IMPORT.finditer(piece):
                 yield from _local(m.group(1), folder, path, at(m.start()))
         line += piece.count("\n")
-
-
-def _tag_urls(tag: str, attrs: list) -> list[str]:
-    urls = []
-    for name, value in attrs:
-        if value is None:
-            continue
-        if name == "srcset":
-            urls += [entry.split()[0] for entry in value.split(",") if entry.strip()]
-        elif name in RESOURCE_ATTRIBUTES and not (name == "href" and tag in LINK_TAGS):
-            urls.append(value)
-        elif name == "style":
-            urls += [m.group(2) for m in CSS_URL.finditer(value)]
-    return urls
 
 
 def _local(src: str, folder: Path, path: str, line: int):

@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 from handson.syntax.model import Block, Code, Deck, DeckError, Part, Slide, StepMark, Text
+from handson.syntax.scan import walk
 
 PROPERTIES = {"class", "name", "count", "exclude", "layout", "template", "background-image",
               "background-size", "background-position", "background-color"}
@@ -262,16 +263,9 @@ def _talk_settings(raw: list[Slide], deck: Deck) -> None:
 
 
 def _definitions(slide: Slide) -> list[str]:
-    texts = [c.text for part in slide.parts for c in _walk(part.children + (part.notes or []))
+    texts = [c.text for part in slide.parts for c in walk(part.children + (part.notes or []))
              if isinstance(c, Text)]
     return [line for text in texts for line in text.split("\n") if REFERENCE.match(line)]
-
-
-def _walk(children: list):
-    for child in children:
-        yield child
-        if isinstance(child, Block):
-            yield from _walk(child.children)
 
 
 def _blank(children: list) -> bool:

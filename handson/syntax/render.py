@@ -8,89 +8,21 @@ slide's own file still resolves when the slide is shown on another page (a talk)
 """
 
 import html
-import posixpath
 import re
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
+from handson.syntax.links import Links
 from handson.syntax.model import Block, Code, Deck, DeckError, Part, Slide, StepMark, Text
+from handson.syntax.scan import (CSS_URL, IMAGE, LINK_TAGS, RESOURCE_ATTRIBUTES, RESULT, demos_used, html_tags,
+                                 lookup, math_split, walk)
 
-RESULT = re.compile(r"(\\)?\{\{\s*([A-Za-z_]\w*(?:\.[\w-]+)+)(?::([^}]*))?\s*\}\}")
 PROPERTY_VARIABLE = re.compile(r"(\\)?\{\{([^}.\n]+)\}\}")  # remark's `{{ name }}`: a slide property
-IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 LINK = re.compile(r"(?<!!)\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 DEFINITION = re.compile(r"^( {0,3}\[[^\]]+\]:[ \t]*)<?([^\s>]+)>?", re.M)
 HEADING_INDENT = re.compile(r"^[ \t]{1,3}(?=#{1,6}(?:[ \t]|$))", re.M)
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})[ \t]*(\S*)[ \t]*$")
-GENERATED = re.compile(r"_generated/[^/\s\"')]+/([^/\s\"')]+)/")
-DEMO_SOURCE = re.compile(r"demos/[^/\s\"')]+/([A-Za-z_]\w*)\.py")
-# Attributes that make a browser fetch something (an <a href> is a link the reader follows).
-RESOURCE_ATTRIBUTES = {"src", "poster", "data", "srcset", "href", "xlink:href", "background"}
-LINK_TAGS = {"a", "area", "base"}
-CSS_URL = re.compile(r"url\(\s*(['\"]?)([^'\")]+)\1\s*\)")
 # Characters a demo's string result could use to inject HTML or Markdown into the page.
 UNSAFE = re.compile(r"[&<>\"'\\`*_\[\]{}|$~^]")
-
-
-@dataclass
-class Links:
-    """Where the page sits, so that URLs written relative to a slide's own file resolve on it.
-
-    Paths are relative to the docs dir, with '/' separators. Without `docs_dir`, every slide
-    is taken to be written beside the page.
-    """
-
-    docs_dir: str | None = None
-    page_dir: str = ""  # folder of the page's Markdown source
-    url_dir: str = ""  # folder of the page's URL (attributes are not rewritten by MkDocs)
-    ids: dict[int, str] = field(default_factory=dict)  # id(slide) → its section id, if not its name
-    anchors: dict[tuple[str, str], str] = field(default_factory=dict)  # (file, name) → id on this page
-    talk: bool = False  # links to slides not on the page go to their deck's page
-    page_file: str = ""  # the talk's own file: its `#name` links stay on the page
-
-    def source_dir(self, path: str) -> str:
-        """The docs-relative folder of the file a slide was written in."""
-        if self.docs_dir is None:
-            return self.page_dir
-        folder = Path(path).parent.relative_to(self.docs_dir).as_posix()
-        return "" if folder == "." else folder
-
-    def markdown(self, path: str, url: str) -> str:
-        """A Markdown link or image target written in `path` (MkDocs resolves it from the page's source)."""
-        if url.startswith("#") and self.talk:
-            if (path, url[1:]) in self.anchors:
-                return "#" + self.anchors[(path, url[1:])]
-            if path != self.page_file:  # a slide the talk leaves out: its deck's page
-                return self._relative(Path(path).name, self.source_dir(path), self.page_dir) + url
-        if not _relative_url(url) or self.source_dir(path) == self.page_dir:
-            return url
-        return self._relative(url, self.source_dir(path), self.page_dir)
-
-    def attribute(self, path: str, url: str) -> str:
-        """A URL in an HTML attribute or CSS, which the browser resolves from the page's URL."""
-        if not _relative_url(url):
-            return url
-        return self._relative(url, self.source_dir(path), self.url_dir)
-
-    def page_of(self, path: str, fragment: str) -> str:
-        """`#name` in a raw `<a href>`: on this page if the slide is here, else its deck's page."""
-        if (path, fragment[1:]) in self.anchors:
-            return "#" + self.anchors[(path, fragment[1:])]
-        if path == self.page_file:
-            return fragment
-        page = posixpath.join(self.source_dir(path), Path(path).stem)
-        return posixpath.relpath(page, self.url_dir or ".") + "/" + fragment
-
-    @staticmethod
-    def _relative(url: str, from_dir: str, to_dir: str) -> str:
-        path, tail = re.match(r"([^?#]*)(.*)", url, re.S).groups()
-        target = posixpath.normpath(posixpath.join(from_dir, path))
-        return posixpath.relpath(target, to_dir or ".") + tail
-
-
-def _relative_url(url: str) -> bool:
-    return not re.match(r"^([a-zA-Z][\w+.-]*:|/|#|\{\{)", url)
 
 
 def render(slides: Deck | list[Slide], results: dict | None = None, captions: dict[str, str] | None = None,
@@ -109,55 +41,15 @@ def definitions(lines: list[str], path: str, links: Links) -> str:
     return "".join(DEFINITION.sub(fix, line) + "\n" for line in lines)
 
 
-def demos_used(slide: Slide) -> list[str]:
-    """Demos whose outputs or results the slide shows, in order of first use."""
-    texts = [slide.props.get("background-image", "")]
-    for part in slide.parts:
-        for child in _walk(part.children + (part.notes or []) + [n for notes in part.inherited_notes for n in notes]):
-            if isinstance(child, (Text, Code)):
-                texts.append(child.text)
-    names = []
-    for text in texts:
-        found = [(m.start(), m.group(1)) for p in (GENERATED, DEMO_SOURCE) for m in p.finditer(text)]
-        found += [(m.start(), m.group(2).split(".")[0]) for m in RESULT.finditer(text) if not m.group(1)]
-        names += [name for _, name in sorted(found)]
-    return list(dict.fromkeys(names))
-
-
 def slide_title(slides: Deck | list[Slide], default: str = "") -> str:
     """The first heading of the first slides (a deck's or talk's title)."""
     for slide in slides.slides if isinstance(slides, Deck) else slides:
-        for child in _walk(slide.parts[0].children):
+        for child in walk(slide.parts[0].children):
             if isinstance(child, Text):
                 m = re.search(r"^[ \t]{0,3}#{1,3}[ \t]+(.+?)[ \t]*#*[ \t]*$", child.text, re.M)
                 if m:
                     return re.sub(r"[*_`]", "", m.group(1))
     return default or (Path(slides.path).stem if isinstance(slides, Deck) else "")
-
-
-def lookup(results: dict, reference: str, path: str, line: int):
-    """The value of `demo.key[.key...]` in the demos' results, or a DeckError."""
-    name, *keys = reference.split(".")
-    if name not in results:
-        raise DeckError(path, line, f"no results for demo '{name}' (run `make figures`; known: "
-                                    f"{', '.join(sorted(results)) or 'none'})")
-    value = results[name]
-    for key in keys:  # dict keys, or list indices (`mlp.params.0`)
-        if isinstance(value, list) and key.isdigit() and int(key) < len(value):
-            value = value[int(key)]
-        elif isinstance(value, dict) and key in value:
-            value = value[key]
-        else:
-            known = ", ".join(sorted(value)) if isinstance(value, dict) else type(value).__name__
-            raise DeckError(path, line, f"demo '{name}' has no result '{reference}' (known: {known})")
-    return value
-
-
-def _walk(children: list):
-    for child in children:
-        yield child
-        if isinstance(child, Block):
-            yield from _walk(child.children)
 
 
 class _Renderer:
@@ -253,7 +145,7 @@ class _Renderer:
 
     def text(self, node: Text, props: dict) -> str:
         out, line = [], node.line
-        for is_math, display, piece in _math_split(node.text):
+        for is_math, display, piece in math_split(node.text):
             if is_math:
                 out.append(self._math(piece, display, line, props))
             else:
@@ -272,7 +164,7 @@ class _Renderer:
         """Ordinary Markdown: results as spans, URLs made relative to the page, headings un-indented."""
         edits = []  # (start, end, replacement); a later edit inside an earlier one is dropped
         attribute_like = []  # where a result is a value in an attribute, alt text or URL
-        for start, end, tag, attrs in _tags(text):
+        for start, end, tag, attrs in html_tags(text):
             number = line + text.count("\n", 0, start)
             edits.append((start, end, self._tag(text[start:end], tag, attrs, number, props)))
         for m in IMAGE.finditer(text):
@@ -384,42 +276,6 @@ def _dollars(text: str) -> str:
     return re.sub(r"\\?\$", "&#36;", text)
 
 
-def _math_split(text: str) -> list[tuple[bool, bool, str]]:
-    """Cut text into (is_math, display, piece) as MathJax finds `$...$` and `$$...$$`.
-
-    A `\\$` is a dollar sign; math never runs across a blank line. Spaces inside the dollars
-    are allowed (`$ x $` is math, as in MathJax).
-    """
-    out, pos, start = [], 0, 0
-    while True:
-        i = _find_dollar(text, pos)
-        if i is None:
-            break
-        display = text.startswith("$$", i)
-        delimiter = "$$" if display else "$"
-        j = _find_dollar(text, i + len(delimiter), delimiter)
-        body = text[i + len(delimiter):j] if j is not None else ""
-        if j is None or not body.strip() or re.search(r"\n[ \t]*\n", body):
-            pos = i + len(delimiter)
-            continue
-        out.append((False, False, text[start:i]))
-        out.append((True, display, body))
-        start = pos = j + len(delimiter)
-    out.append((False, False, text[start:]))
-    return [piece for piece in out if piece[2] or piece[0]]
-
-
-def _find_dollar(text: str, pos: int, delimiter: str = "$") -> int | None:
-    while True:
-        i = text.find(delimiter, pos)
-        if i < 0:
-            return None
-        backslashes = len(text[:i]) - len(text[:i].rstrip("\\"))
-        if backslashes % 2 == 0:
-            return i
-        pos = i + 1
-
-
 def _highlight_lines(text: str) -> str:
     """remark's `*` line emphasis in a fenced block → `hl_lines` on the fence (pymdownx.highlight)."""
     lines = text.split("\n")
@@ -436,36 +292,6 @@ def _highlight_lines(text: str) -> str:
         indent, fence, info = FENCE.match(lines[opener]).groups()
         lines[opener] = f'{indent}{fence}{info or "text"} hl_lines="{" ".join(map(str, marked))}"'
     return "\n".join(lines)
-
-
-class _TagFinder(HTMLParser):
-    """Start tags with their offsets; tags inside comments are not tags."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=False)
-        self.found = []
-
-    def handle_starttag(self, tag, attrs):
-        line, column = self.getpos()
-        self.found.append((line, column, self.get_starttag_text(), tag, attrs))
-
-    handle_startendtag = handle_starttag
-
-
-def _tags(text: str) -> list[tuple[int, int, str, list]]:
-    """(start, end, tag, attrs) of every HTML start tag in `text`."""
-    if "<" not in text:
-        return []
-    finder = _TagFinder()
-    finder.feed(text)
-    finder.close()
-    starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    out = []
-    for line, column, raw, tag, attrs in finder.found:
-        start = starts[line - 1] + column
-        if raw and text.startswith(raw, start):
-            out.append((start, start + len(raw), tag, attrs))
-    return out
 
 
 def _set_attribute(tag_text: str, name: str, value: str) -> str:
