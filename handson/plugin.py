@@ -13,9 +13,9 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
-from mkdocs.structure.files import File
+from mkdocs.structure.files import File, InclusionLevel
 
-from handson import slideshow, syntax
+from handson import provenance, slideshow, syntax
 
 HERE = Path(__file__).parent
 # (package file under node_modules, destination under the site root)
@@ -55,6 +55,7 @@ class HandsonPlugin(BasePlugin[HandsonConfig]):
         for script in READER_JS:
             config.extra_javascript.append(script)
         self.results, self.captions = _load_manifest(Path(config.docs_dir) / self.config.manifest)
+        self.demos = provenance.load(Path(config.docs_dir) / self.config.manifest)
         self.decks = {}
         return config
 
@@ -66,6 +67,8 @@ class HandsonPlugin(BasePlugin[HandsonConfig]):
         for asset in sorted((HERE / "assets").iterdir()):
             files.append(File.generated(config, f"assets/handson/{asset.name}", abs_src_path=str(asset)))
         files.append(File.generated(config, "assets/handson/pygments.css", content=_pygments_css()))
+        for uri, text in provenance.pages(self.demos, {f.src_uri for f in files}).items():  # demos page + sources
+            files.append(File.generated(config, uri, content=text, inclusion=InclusionLevel.NOT_IN_NAV))
         return files
 
     def on_page_markdown(self, markdown, page, config, files):
@@ -94,6 +97,7 @@ class HandsonPlugin(BasePlugin[HandsonConfig]):
         href = posixpath.relpath(slides_uri, posixpath.dirname(page.file.dest_uri) or ".")
         page_dir = posixpath.dirname(page.file.dest_uri)
         root = _relative("", page_dir)
+        html = provenance.annotate(html, self.demos, root, config.use_directory_urls)
         reader_href = posixpath.relpath(page.file.dest_uri, posixpath.dirname(slides_uri) or ".")
         reader_href = "./" if reader_href.endswith("index.html") and "/" not in reader_href else reader_href
         show = slideshow.build_slideshow(html, title=syntax.slide_title(deck), root=root, reader_href=reader_href)
