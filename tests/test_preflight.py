@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
-from handson import preflight, svgtext
+from handson import browser, preflight, svgtext
 from handson.figures import save, style
 from handson.paths import ROOT
 
@@ -44,8 +44,12 @@ def build_fixture(tmp: Path, fixture: Path = FIXTURE) -> Path:
 
 
 @pytest.fixture(scope="module")
-def problems(tmp_path_factory) -> list[str]:
-    site = build_fixture(tmp_path_factory.mktemp("preflight"))
+def site(tmp_path_factory) -> Path:
+    return build_fixture(tmp_path_factory.mktemp("preflight"))
+
+
+@pytest.fixture(scope="module")
+def problems(site) -> list[str]:
     return [str(p) for p in preflight.check(site)]
 
 
@@ -101,6 +105,31 @@ def test_non_local_request_and_broken_image(problems):
 def test_only_the_offending_slides_are_named(problems):
     slides = {re.match(r"\[[\d:]+\] \S+(?: slide (\d+))?", p).group(1) for p in problems}
     assert slides <= {"2", "3", "4", "5", "6", None}, problems
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("aspect", ["16:9", "4:3"])
+def test_slide_number_and_reader_link_cover_neither_the_arrows_nor_the_canvas(site, aspect):
+    from playwright.sync_api import sync_playwright
+
+    (width, height), query = preflight.ASPECTS[aspect]
+    with browser.serve(site) as base, sync_playwright() as p:
+        chromium = browser.launch(p)
+        page = chromium.new_page(viewport={"width": width, "height": height})
+        page.goto(f"{base}{DECK}/slides.html{query}#/1")
+        page.wait_for_function("window.Reveal && Reveal.isReady()")
+        boxes = page.evaluate("""Object.fromEntries(Object.entries({canvas: '.reveal .slides', number: '.slide-number',
+            link: '.reader-link', next: '.navigate-right', previous: '.navigate-left'})
+            .map(([k, sel]) => { const r = document.querySelector(sel).getBoundingClientRect();
+                                 return [k, [r.left, r.top, r.right, r.bottom]]; }))""")
+        chromium.close()
+
+    def meet(a, b):
+        return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+    for label in ("number", "link"):
+        assert not meet(boxes[label], boxes["canvas"]), boxes
+        assert not any(meet(boxes[label], boxes[arrow]) for arrow in ("next", "previous")), boxes
 
 
 def test_smallest_text_of_a_matplotlib_svg_with_glyph_paths(tmp_path):
