@@ -8,6 +8,7 @@ the group holds the string. Both are read here. Mathtext sub- and superscripts (
 smaller than the label.
 """
 
+import html
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -88,7 +89,7 @@ def _texts(element, scale: float, comment: str):
     """Yield (size in user units, string) for every text under `element`."""
     for child in element:
         if child.tag is ET.Comment:
-            comment = (child.text or "").strip()
+            comment = html.unescape((child.text or "").strip())  # matplotlib escapes &, <, >
             continue
         factor, flips = _scale(child.get("transform"))
         here = scale * factor
