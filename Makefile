@@ -9,7 +9,7 @@ export SOURCE_DATE_EPOCH := 0
 export MPLBACKEND := agg
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: all figures site serve test clean
+.PHONY: all figures site serve test preflight pdf clean
 
 all: site
 
@@ -32,8 +32,17 @@ site: figures node_modules/.installed
 serve: figures node_modules/.installed
 	$(VENV)/bin/mkdocs serve
 
+# Every slide of every deck and talk, at 16:9 and 4:3, fits and reads (headless Chromium).
+preflight: site
+	$(PY) -m handson preflight
+
+# site/<deck>/<deck>.pdf and <deck>-notes.pdf for every deck and talk, linked from the reader page.
+pdf: site
+	$(PY) -m handson pdf
+
 test: site
 	$(PY) -m pytest
+	$(PY) -m handson preflight
 
 clean:
 	rm -rf site build slides/_generated

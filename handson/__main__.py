@@ -1,8 +1,10 @@
-"""Command line: `python -m handson figures [NAME...] [--force] [--jobs N] [--timeout S]`,
-`python -m handson inspect DECK.md...` (a deck's counts as remark.js reports them, as JSON)."""
+"""Command line: `python -m handson figures|inspect|preflight|pdf ...` (see `--help` of each).
+
+`inspect DECK.md...` prints a deck's counts as remark.js reports them, as JSON."""
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,9 +27,36 @@ def main(argv: list[str] | None = None) -> int:
         description="Counts as remark.js's slideshow.getSlides() gives them (see docs/CONTRACTS.md for the "
                     "JavaScript that prints the same JSON from remark), plus the parser's warnings.")
     inspect.add_argument("decks", nargs="+", metavar="DECK.md", help="a deck (or a talk under slides/talks/)")
+    preflight = commands.add_parser(
+        "preflight", help="check in headless Chromium that every slide fits and reads",
+        description="Step through every slide and fragment of every deck and talk of the built site "
+                    "at 16:9 and 4:3; fail on overflow, clipped code, overlaps, small text, console "
+                    "errors, non-local requests and broken images.")
+    preflight.add_argument("decks", nargs="*", metavar="DECK", help="deck folder (02_neural_networks); default: all")
+    preflight.add_argument("--site", type=Path, default=None, help="built site (default: site/)")
+    preflight.add_argument("--aspect", action="append", choices=["16:9", "4:3"], help="default: both")
+    preflight.add_argument("--json", type=Path, default=None, help="also write the problems as JSON here")
+    pdf = commands.add_parser(
+        "pdf", help="print every deck and talk to site/<deck>/<deck>.pdf and a notes handout",
+        description="Chromium's print-to-PDF of each slideshow: one page per slide with its steps shown, "
+                    "and <deck>-notes.pdf with the speaker notes under each slide; linked from the reader page.")
+    pdf.add_argument("decks", nargs="*", metavar="DECK", help="deck folder; default: all")
+    pdf.add_argument("--site", type=Path, default=None, help="built site (default: site/)")
     args = parser.parse_args(argv)
     if args.command == "inspect":
         return _inspect(args.decks)
+
+    if args.command in ("preflight", "pdf"):
+        from handson import paths
+
+        site = args.site or paths.ROOT / "site"
+        if args.command == "preflight":
+            from handson import preflight as check
+
+            return check.main(site, args.decks or None, args.aspect, args.json)
+        from handson import pdf as printer
+
+        return printer.main(site, args.decks or None)
 
     # Imported here so `--help` stays instant; runner itself never imports JAX.
     from handson import runner

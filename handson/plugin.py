@@ -16,7 +16,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, InclusionLevel
 
-from handson import slideshow, syntax, vendor
+from handson import provenance, slideshow, syntax, vendor
 from handson.syntax import talk as talks
 
 log = logging.getLogger("mkdocs.plugins.handson")
@@ -43,6 +43,7 @@ class HandsonPlugin(BasePlugin[HandsonConfig]):
         config.extra_css[:0] = vendor.stylesheets("reader")
         config.extra_javascript += vendor.scripts("reader")
         self.results, self.captions = _load_manifest(Path(config.docs_dir) / self.config.manifest, self.root)
+        self.demos = provenance.load(Path(config.docs_dir) / self.config.manifest)
         return config
 
     def on_files(self, files, config):
@@ -53,6 +54,8 @@ class HandsonPlugin(BasePlugin[HandsonConfig]):
         fonts, dest = vendor.KATEX_FONTS
         for font in sorted(vendor.source(fonts, self.node_modules).glob("*.woff2")):
             files.append(File.generated(config, f"{dest}/{font.name}", abs_src_path=str(font)))
+        for uri, text in provenance.pages(self.demos, {f.src_uri for f in files}).items():  # demos page + sources
+            files.append(File.generated(config, uri, content=text, inclusion=InclusionLevel.NOT_IN_NAV))
         self._parse_all(files, config)
         return files
 
@@ -119,6 +122,7 @@ class HandsonPlugin(BasePlugin[HandsonConfig]):
         slides_uri = _slides_uri(page.file.dest_uri)
         page_dir = posixpath.dirname(page.file.dest_uri)
         href = posixpath.relpath(slides_uri, page_dir or ".")
+        html = provenance.annotate(html, self.demos, _relative("", page_dir), config.use_directory_urls)
         reader_href = posixpath.relpath(page.file.dest_uri, posixpath.dirname(slides_uri) or ".")
         reader_href = "./" if reader_href == "index.html" else reader_href
         show = slideshow.build_slideshow(html, title=syntax.slide_title(slides, page.title or ""),

@@ -11,6 +11,8 @@
     hash: true,           // `name:` gives deep links: slides.html#/name
     slideNumber: "c/t",   // `count: false` slides are data-visibility="uncounted"
     transition: "none",
+    pdfSeparateFragments: false,  // ?print-pdf: one page per slide, its steps shown complete
+    pdfMaxPagesPerSlide: 1,       // a slide too tall is cut, not spread over pages (preflight reports it)
     plugins: [RevealNotes],
   });
   var math = {
