@@ -1,39 +1,50 @@
 """Which demos are stale, decided by content, and the manifest that remembers it.
 
-Standard library only: a run with nothing to do must not import JAX (~3 s) or NumPy.
+Standard library only, and little of it: a run with nothing to do must not import JAX (~3 s)
+or NumPy, and finishes in well under a second. File hashes and parsed imports are reused
+while a file's stat is unchanged (handson/files.py).
 """
 
-import ast
-import hashlib
 import json
 import os
 import sys
-import tempfile
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
-# The packages whose version changes what a demo computes or draws.
-PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "matplotlib", "scikit-learn")
+from handson.files import StatCache, sha256_bytes, walk, write_atomic
+from handson.paths import Layout
+
+# The distributions whose version changes what a demo computes or draws (pillow writes GIFs).
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "matplotlib",
+            "scikit-learn", "pillow")
 # Top-level imports that mean "this demo runs JAX" (device is recorded, compile cache on).
 JAX_PACKAGES = {"jax", "jaxlib", "flax", "optax"}
+# Environment variables that change numerics; part of every key when set.
+NUMERIC_ENV = ("XLA_FLAGS", "JAX_ENABLE_X64", "JAX_DEFAULT_MATMUL_PRECISION", "JAX_DEFAULT_PRNG_IMPL",
+               "JAX_THREEFRY_PARTITIONABLE", "JAX_DISABLE_JIT", "JAX_DEFAULT_DTYPE_BITS")
+RESULT = "result.json"  # the demo's returned dict, beside its outputs (written by the worker)
+# Each output folder's own copy of its manifest entry (a dotfile: mkdocs does not publish it).
+# A lost or corrupt manifest is rebuilt from these; outputs and record are swapped in together.
+RECORD = ".record.json"
 
 
 class DemoError(Exception):
     """Bad demo layout (duplicate names) or an unknown demo asked for on the command line."""
 
 
-@dataclass(frozen=True)
 class Demo:
     """One demo file: `id` is `<deck>/<name>`, `path` the script."""
 
-    deck: str
-    name: str
-    path: Path
+    __slots__ = ("deck", "name", "path")
+
+    def __init__(self, deck: str, name: str, path: Path):
+        self.deck, self.name, self.path = deck, name, path
 
     @property
     def id(self) -> str:
         return f"{self.deck}/{self.name}"
+
+    def __repr__(self) -> str:
+        return f"Demo({self.id!r})"
 
 
 def discover(demos_dir: Path) -> list[Demo]:
@@ -64,26 +75,38 @@ def select(demos: list[Demo], names: list[str] | None) -> list[Demo]:
 # ---------------------------------------------------------------- imports, found by parsing
 
 
-@dataclass
 class Imports:
     """What running a file loads: project files (transitively) and external modules."""
 
-    modules: dict[str, Path]  # project files by path relative to the root, the demo excluded
-    external: set[str]  # dotted names imported at module level from outside the project
+    def __init__(self, modules: dict[str, str], external: set[str]):
+        self.modules = modules  # project files (absolute) by path relative to the root
+        self.external = external  # dotted names imported at module level from outside
 
 
 class Scanner:
-    """Follows imports with `ast`; one instance per run (files may change between runs)."""
+    """Follows imports with `ast`, and reads a demo's facts (caption, TIME_LIMIT, ENV).
 
-    def __init__(self, root: Path, demos_dir: Path):
-        self.root = root.resolve()
-        self.demos_dir = demos_dir.resolve()
-        self._parsed: dict[Path, tuple[list[Path], set[str]]] = {}
+    Parses (handson/scan.py) are kept in the stat cache. One instance per run: files may
+    change between runs.
+    """
 
-    def scan(self, path: Path) -> Imports:
+    def __init__(self, layout: Layout, stats: StatCache | None = None):
+        self.layout = layout
+        self.root = str(layout.root)
+        self.demos_dir = str(layout.demos)
+        self.stats = stats or StatCache()
+        self._deps: dict[str, tuple[list[str], set[str]]] = {}
+        self._resolved: dict[tuple[str, str], list[str]] = {}
+        # Parses are stored under a name that changes whenever the parser (scan.py) does.
+        self._analysis_name = "scan-" + self.stats.sha256(Path(__file__).with_name("scan.py"))[:12]
+
+    def sha256(self, path: str | Path) -> str:
+        return self.stats.sha256(path)
+
+    def scan(self, path: str | Path) -> Imports:
         """Project files `path` imports, transitively, and module-level external imports."""
-        start = path.resolve()
-        modules: dict[str, Path] = {}
+        start = str(path)
+        modules: dict[str, str] = {}
         external: set[str] = set()
         todo, done = [start], {start}
         while todo:
@@ -93,113 +116,120 @@ class Scanner:
                 if dep not in done:
                     done.add(dep)
                     todo.append(dep)
-                    modules[self._rel(dep)] = dep
+                    modules[self.layout.rel(dep)] = dep
         return Imports(dict(sorted(modules.items())), external)
 
-    def _rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+    def facts(self, path: str | Path) -> dict:
+        """{"caption", "time_limit", "env", "env_error"} read from a demo's source."""
+        return self._analysis(str(path))["facts"]
 
-    def _parse(self, path: Path) -> tuple[list[Path], set[str]]:
-        if path not in self._parsed:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
-            top_level = set(_module_level_nodes(tree))
-            package = self._package(path)
-            deps: list[Path] = []
+    def runner_code(self) -> dict[str, str]:
+        """The worker and the project files it imports: they shape every demo's outputs."""
+        worker = self.layout.package / "worker.py"
+        if not worker.is_file():
+            return {}
+        return {self.layout.rel(worker): str(worker), **self.scan(worker).modules}
+
+    def _analysis(self, path: str) -> dict:
+        package = self._package(path)
+
+        def analyse(data: bytes) -> dict:
+            from handson import scan  # (ast and the parse: only for files not seen before)
+
+            return scan.analyse(data, path, package)
+
+        return self.stats.derived(path, self._analysis_name, analyse)
+
+    def _parse(self, path: str) -> tuple[list[str], set[str]]:
+        if path not in self._deps:
+            deps: list[str] = []
             external: set[str] = set()
-            for node in ast.walk(tree):
-                for name in _imported_names(node, package):
-                    found = self._resolve(name, path)
-                    if found:
-                        deps.extend(f for f in found if f != path)
-                    elif node in top_level and not name.startswith("."):
-                        # Only module-level imports run when the demo is loaded;
-                        # `import jax` inside a helper function does not count.
-                        external.add(name)
-            self._parsed[path] = (deps, external)
-        return self._parsed[path]
+            for name, top_level in self._analysis(path)["imports"]:
+                found = self._resolve(name, path)
+                if found:
+                    deps.extend(f for f in found if f != path)
+                elif top_level and not name.startswith("."):
+                    # Only module-level imports run when the demo is loaded;
+                    # `import jax` inside a helper function does not count.
+                    external.add(name)
+            self._deps[path] = (deps, external)
+        return self._deps[path]
 
-    def _package(self, path: Path) -> str:
+    def _package(self, path: str) -> str:
         """Dotted package of a file under the root (for relative imports)."""
-        try:
-            parts = path.parent.relative_to(self.root).parts
-        except ValueError:
+        parent = os.path.dirname(path)
+        if not (parent + os.sep).startswith(self.root + os.sep):
             return ""
-        return ".".join(parts)
+        return ".".join(Path(os.path.relpath(parent, self.root)).parts)
 
-    def _resolve(self, name: str, importer: Path) -> list[Path]:
+    def _resolve(self, name: str, importer: str) -> list[str]:
         """Files under the project that `import name` executes (packages' __init__ too)."""
         # Same search order as the worker: the demo's folder first, then the root.
-        bases = [importer.parent] if importer.is_relative_to(self.demos_dir) else []
-        for base in [*bases, self.root]:
-            files = []
-            parts = name.split(".")
-            for i in range(1, len(parts) + 1):
-                stem = base.joinpath(*parts[:i])
-                if (stem / "__init__.py").is_file():
-                    files.append(stem / "__init__.py")
-                elif stem.with_suffix(".py").is_file():
-                    files.append(stem.with_suffix(".py"))
-                    break  # a module: the rest of the name is an attribute
-                elif not stem.is_dir():  # (a folder without __init__ is a namespace package)
-                    break
-            files = [f for f in files if self._in_project(f)]
-            if files:
-                return files
-        return []
+        here = os.path.dirname(importer) if _under(importer, self.demos_dir) else ""
+        memo = (here, name)
+        if memo not in self._resolved:
+            self._resolved[memo] = next(
+                (found for base in [here, self.root] if base
+                 for found in [self._find(base, name.split("."))] if found), [])
+        return self._resolved[memo]
 
-    def _in_project(self, path: Path) -> bool:
-        return path.is_relative_to(self.root / "handson") or path.is_relative_to(self.demos_dir)
-
-
-def _module_level_nodes(tree: ast.Module):
-    """Statements that run at import: everything outside function bodies."""
-    todo = list(tree.body)
-    while todo:
-        node = todo.pop()
-        yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            todo.extend(ast.iter_child_nodes(node))
+    def _find(self, base: str, parts: list[str]) -> list[str]:
+        files = []
+        for i in range(1, len(parts) + 1):
+            stem = os.path.join(base, *parts[:i])
+            if os.path.isfile(os.path.join(stem, "__init__.py")):
+                files.append(os.path.join(stem, "__init__.py"))
+            elif os.path.isfile(stem + ".py"):
+                files.append(stem + ".py")
+                break  # a module: the rest of the name is an attribute
+            elif not os.path.isdir(stem):  # (a folder without __init__ is a namespace package)
+                break
+        return [f for f in files if _under(f, str(self.layout.package)) or _under(f, self.demos_dir)]
 
 
-def _imported_names(node: ast.AST, package: str) -> list[str]:
-    """Dotted module names an import statement may load (`from a import b` may load a.b)."""
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    if not isinstance(node, ast.ImportFrom):
-        return []
-    base = node.module or ""
-    if node.level:
-        parents = package.split(".") if package else []
-        if node.level - 1 > len(parents):
-            return []
-        parents = parents[: len(parents) - (node.level - 1)]
-        base = ".".join(p for p in [*parents, base] if p)
-        if not base:
-            return ["." + a.name for a in node.names]  # relative outside a package: unresolvable
-    return [base] + [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
+def _under(path: str, folder: str) -> bool:
+    return path.startswith(folder + os.sep)
 
 
-# ---------------------------------------------------------------- fingerprint and staleness
+# ---------------------------------------------------------------- what a demo depends on
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _site_listing() -> list[tuple[str, list[str]]]:
+    """(folder, names) for each sys.path folder (~1 ms, where importlib.metadata costs
+    ~40 ms to import and ~4 ms a lookup)."""
+    listing = []
+    for entry in sys.path:
+        try:
+            listing.append((entry, os.listdir(entry or ".")))
+        except OSError:
+            continue
+    return listing
+
+
+def _normalize(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
 
 
 def installed_versions() -> dict[str, str | None]:
-    """Versions of the packages in PACKAGES, read from metadata (nothing is imported)."""
+    """Versions of the packages in PACKAGES (from dist-info folder names) and of Python."""
+    wanted = {_normalize(name): name for name in PACKAGES}
     versions: dict[str, str | None] = {}
+    for _, names in _site_listing():
+        for entry in names:
+            if entry.endswith(".dist-info"):
+                dist, _, version = entry[: -len(".dist-info")].partition("-")
+                if _normalize(dist) in wanted and version:
+                    versions.setdefault(wanted[_normalize(dist)], version)
     for name in PACKAGES:
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-            continue
-        # A line scan of METADATA: metadata.version() runs the email parser (~4 ms each).
-        header = (dist.read_text("METADATA") or "").partition("\n\n")[0]
-        found = [line[9:].strip() for line in header.splitlines() if line.startswith("Version: ")]
-        versions[name] = found[0] if found else dist.version
-    return versions
+        if name not in versions:  # an egg or other unusual install: ask the slow way
+            from importlib import metadata
+
+            try:
+                versions[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                versions[name] = None
+    versions["python"] = "%d.%d.%d" % sys.version_info[:3]
+    return {name: versions[name] for name in [*PACKAGES, "python"]}
 
 
 def detect_backend() -> str:
@@ -207,13 +237,8 @@ def detect_backend() -> str:
     platforms = os.environ.get("JAX_PLATFORMS", "").strip()
     if platforms:
         return platforms.split(",")[0].strip().lower()
-    # jax's GPU support ships as separate distributions (jax-cuda12-plugin, jax-cuda12-pjrt);
-    # scanning folder names is ~1 ms where importlib.metadata.distributions() takes ~40 ms.
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
+    # jax's GPU support ships as separate distributions (jax-cuda12-plugin, jax-cuda12-pjrt).
+    for _, names in _site_listing():
         for name in names:
             low = name.lower().replace("-", "_")
             if low.startswith("jax_cuda"):
@@ -223,24 +248,34 @@ def detect_backend() -> str:
     return "cpu"
 
 
-def fingerprint(demo: Demo, imports: Imports, root: Path, style: Path,
-                versions: dict[str, str | None], backend: str) -> dict:
-    """Everything a demo's outputs depend on, as hashes (the manifest's `inputs`)."""
+def numeric_env(demo_env: dict[str, str], environ=os.environ) -> dict[str, str]:
+    """The environment a demo's numbers depend on: NUMERIC_ENV as set, then the demo's ENV."""
+    return {name: environ[name] for name in NUMERIC_ENV if environ.get(name)} | demo_env
+
+
+def fingerprint(demo: Demo, scanner: Scanner, style: Path, versions: dict[str, str | None],
+                backend: str, env: dict[str, str]) -> dict:
+    """Everything a demo's outputs depend on, as hashes (the manifest's `inputs`).
+
+    `modules` holds the project files the demo imports and the worker code that runs it.
+    """
+    modules = scanner.scan(demo.path).modules | scanner.runner_code()
     return {
-        "source": sha256_file(demo.path),
-        "modules": {rel: sha256_file(path) for rel, path in imports.modules.items()},
-        "style": sha256_file(style) if style.is_file() else None,
+        "source": scanner.sha256(demo.path),
+        "modules": {rel: scanner.sha256(path) for rel, path in sorted(modules.items())},
+        "style": scanner.sha256(style) if style.is_file() else None,
         "versions": dict(versions),
         "backend": backend,
+        "env": dict(sorted(env.items())),
     }
 
 
 def key(inputs: dict) -> str:
     """One hash over all inputs."""
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    return sha256_bytes(json.dumps(inputs, sort_keys=True).encode())
 
 
-def stale_reason(entry: dict | None, inputs: dict, out_dir: Path, *,
+def stale_reason(entry: dict | None, inputs: dict, out_dir: Path, stats: StatCache, *,
                  failed: str | None = None, force: bool = False) -> str | None:
     """Why a demo must run (one short line), or None when its outputs are current."""
     if force:
@@ -252,12 +287,29 @@ def stale_reason(entry: dict | None, inputs: dict, out_dir: Path, *,
     changes = diff_inputs(entry.get("inputs") or {}, inputs)
     if changes:
         return ", ".join(changes)
-    if entry.get("key") != key(inputs):
+    if entry.get("inputs") != inputs:  # (what `key` hashes; comparing needs no hashlib)
         return "inputs changed"
-    missing = [rel for rel in [*entry.get("outputs", {}), "result.json"] if not (out_dir / rel).is_file()]
-    if missing:
-        return "output missing: " + ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
-    return None
+    return check_outputs(out_dir, entry.get("outputs") or {}, stats)
+
+
+def check_outputs(out_dir: Path, outputs: dict[str, str], stats: StatCache) -> str | None:
+    """Why the published folder does not hold exactly `outputs` (by sha256), or None.
+
+    Size and times first (the stat cache); a file is hashed only when they changed.
+    """
+    files, odd = walk(out_dir)
+    problems = [("not a plain file", odd),
+                ("output missing", [rel for rel in outputs if rel not in files]),
+                ("unexpected file", [rel for rel in files if rel not in outputs and rel != RECORD])]
+    for what, rels in problems:
+        if rels:
+            return _listing(what, rels)
+    return _listing("output changed", [rel for rel, digest in outputs.items()
+                                       if stats.sha256(files[rel]) != digest]) or None
+
+
+def _listing(what: str, items: list[str]) -> str:
+    return f"{what}: " + ", ".join(items[:3]) + (", ..." if len(items) > 3 else "") if items else ""
 
 
 def diff_inputs(old: dict, new: dict) -> list[str]:
@@ -275,51 +327,45 @@ def diff_inputs(old: dict, new: dict) -> list[str]:
                 for name, version in new["versions"].items() if old_versions.get(name) != version]
     if old.get("backend") != new["backend"]:
         changes.append(f"backend {old.get('backend')}→{new['backend']}")
+    old_env, new_env = old.get("env", {}), new.get("env", {})
+    changes += [f"env {name} changed" for name in sorted(old_env.keys() | new_env.keys())
+                if old_env.get(name) != new_env.get(name)]
     return changes
-
-
-# ---------------------------------------------------------------- facts read from the source
-
-
-def _constant(tree: ast.Module, name: str):
-    for node in tree.body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name):
-            try:
-                return ast.literal_eval(node.value)
-            except ValueError:
-                return None
-    return None
-
-
-def time_limit(path: Path, default: float) -> float:
-    """The demo's `TIME_LIMIT = <seconds>` constant if it has one, else `default`."""
-    value = _constant(ast.parse(path.read_bytes()), "TIME_LIMIT")
-    return float(value) if isinstance(value, (int, float)) and value > 0 else default
-
-
-def caption(path: Path) -> str:
-    """First line of the module docstring (the figure caption)."""
-    doc = ast.get_docstring(ast.parse(path.read_bytes())) or ""
-    return doc.strip().splitlines()[0].strip() if doc.strip() else ""
 
 
 # ---------------------------------------------------------------- the manifest
 
 
-def load_manifest(path: Path) -> dict:
-    """The manifest, or an empty one if missing or unreadable (everything then reruns)."""
+def load_manifest(path: Path) -> tuple[dict, str | None]:
+    """The manifest and, if it exists but cannot be used, why (then it starts empty)."""
+    empty = {"demos": {}, "failed": {}}
     try:
-        data = json.loads(path.read_text())
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return empty, None
+    except OSError as error:
+        return empty, f"unreadable ({error.strerror or error})"
+    try:
+        data = json.loads(text)
+    except ValueError as error:  # (UnicodeDecodeError too)
+        return empty, f"not valid JSON ({error})"
+    if not (isinstance(data, dict) and isinstance(data.get("demos", {}), dict)
+            and isinstance(data.get("failed", {}), dict)):
+        return empty, "not a manifest (expected {\"demos\": {...}, \"failed\": {...}})"
+    return {"demos": dict(data.get("demos") or {}), "failed": dict(data.get("failed") or {})}, None
+
+
+def read_record(out_dir: Path) -> dict | None:
+    """The manifest entry kept beside a demo's outputs, or None if absent or unusable."""
+    try:
+        record = json.loads((out_dir / RECORD).read_bytes())
     except (OSError, ValueError):
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    return {"demos": dict(data.get("demos") or {}), "failed": dict(data.get("failed") or {})}
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("outputs"), dict) else None
 
 
 def dumps(data: dict) -> str:
-    """The one JSON layout of result.json and the manifest: stable bytes for stable data."""
+    """The one JSON layout of the manifest and records: stable bytes for stable data."""
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -333,16 +379,3 @@ def save_manifest(path: Path, manifest: dict) -> bool:
         pass
     write_atomic(path, text)
     return True
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

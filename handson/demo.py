@@ -20,7 +20,16 @@ def enable_compile_cache(cache_dir: Path = BUILD / "jax_cache") -> None:
 
 
 def standalone(main: Callable[..., dict], demo_file: str) -> None:
-    """Call `main(out_dir)` with OUT_DIR from argv, default build/out/<deck>/<name>; print results."""
+    """Call `main(out_dir)` with OUT_DIR from argv, default build/out/<deck>/<name>; print results.
+
+    A demo's `ENV = {...}` (environment variables it needs before JAX starts, e.g. XLA_FLAGS)
+    is honoured by running this script again with them set, as the runner's workers do.
+    """
+    env = main.__globals__.get("ENV") or {}
+    if any(os.environ.get(name) != value for name, value in env.items()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], {**os.environ, **env})
     demo = Path(demo_file).resolve()
     out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else BUILD / "out" / demo.parent.name / demo.stem
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,154 +1,199 @@
 """`make figures`: run the stale demos in a few long-lived workers, keep the manifest.
 
-Flow: discover demos → fingerprint each (cache.py) → run the stale ones in
-`python -m handson.worker` processes → validate → swap outputs in atomically → manifest.
-Standard library and rich only: a run with nothing stale never imports JAX.
+Flow: discover demos → fingerprint each (cache.py) → if anything must change, take the
+run lock and decide again → run the stale ones in worker processes (pool.py) → validate →
+swap outputs in atomically → manifest. A run with nothing stale imports neither JAX nor
+rich, and never takes the lock.
 """
 
 import contextlib
-import hashlib
-import json
 import math
 import os
-import selectors
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
-from rich.text import Text
-
 from handson import cache
-from handson.paths import BUILD, DEMOS, GENERATED, ROOT, STYLE
+from handson.files import StatCache, sha256_bytes, walk
+from handson.paths import PROJECT, Layout
 
 DEFAULT_TIME_LIMIT = 600.0  # seconds per demo unless the demo sets TIME_LIMIT
-# Time for a worker to import the demo's libraries (jax ~3 s) before the demo's clock starts.
-IMPORT_GRACE = 120.0
-LOG_TAIL = 20  # lines of a demo's log shown when it timed out or crashed its worker
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # each stops a run like Ctrl-C
 
 
-@dataclass
-class Job:
-    """A stale demo waiting for, or running in, a worker."""
-
-    demo: cache.Demo
-    reason: str  # why it runs ("source changed")
-    inputs: dict  # fingerprint for the manifest
-    imports: cache.Imports
-    limit: float  # seconds
-    out_dir: Path | None = None  # fresh temp dir under the build folder while running
-    log: Path | None = None
-
-
-@dataclass
 class Failure:
-    demo_id: str
-    reason: str
-    details: str  # traceback or log tail
+    def __init__(self, demo_id: str, reason: str, details: str):
+        self.demo_id, self.reason, self.details = demo_id, reason, details
 
 
-def run(names: list[str] | None = None, *, root: Path = ROOT, demos_dir: Path | None = None,
-        generated_dir: Path | None = None, build_dir: Path | None = None, style: Path | None = None,
-        force: bool = False, jobs: int | None = None, timeout: float = DEFAULT_TIME_LIMIT,
-        console: Console | None = None, versions: dict[str, str | None] | None = None,
-        backend: str | None = None) -> int:
-    """Bring the named demos (all if none) up to date; 0 if all are, 1 if any failed, 2 on bad input.
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C (workers killed, last good outputs kept)."""
 
-    Paths default to the layout of handson/paths.py under `root`; `versions` and `backend`
-    default to what is installed (tests inject them).
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Decision:
+    """What the plan says about one demo."""
+
+    def __init__(self, demo: cache.Demo, inputs: dict, facts: dict, reason: str | None,
+                 external: set[str]):
+        self.demo, self.inputs, self.facts, self.reason = demo, inputs, facts, reason
+        self.external = external
+
+
+class Plan:
+    """Which selected demos are stale, and what the manifest needs, decided without writing."""
+
+    def __init__(self, layout: Layout, names: list[str] | None, *, force: bool = False,
+                 versions: dict[str, str | None] | None = None, backend: str | None = None):
+        self.demos = cache.discover(layout.demos)
+        selected = cache.select(self.demos, names)
+        self.manifest, self.problem = cache.load_manifest(layout.manifest)
+        known = {d.id for d in self.demos}
+        self.removed = sorted((self.manifest["demos"].keys() | self.manifest["failed"].keys()) - known)
+        # Entries missing from the manifest come back from the records beside the outputs.
+        self.recovered = []
+        for demo in self.demos:
+            if demo.id not in self.manifest["demos"]:
+                record = cache.read_record(layout.generated / demo.id)
+                if record is not None:
+                    self.manifest["demos"][demo.id] = record
+                    self.recovered.append(demo.id)
+        self.stats = StatCache(layout.stat_cache)
+        scanner = cache.Scanner(layout, self.stats)
+        versions = versions if versions is not None else cache.installed_versions()
+        backend = backend or cache.detect_backend()
+        self.decisions = []
+        for demo in selected:
+            facts = scanner.facts(demo.path)
+            inputs = cache.fingerprint(demo, scanner, layout.style, versions, backend,
+                                       cache.numeric_env(facts["env"]))
+            reason = cache.stale_reason(self.manifest["demos"].get(demo.id), inputs,
+                                        layout.generated / demo.id, self.stats,
+                                        failed=self.manifest["failed"].get(demo.id), force=force)
+            self.decisions.append(Decision(demo, inputs, facts, reason,
+                                           scanner.scan(demo.path).external))
+
+    @property
+    def stale(self) -> list[Decision]:
+        return [d for d in self.decisions if d.reason is not None]
+
+    @property
+    def writes(self) -> bool:
+        """True if this run changes anything (outputs, manifest): it must hold the lock."""
+        return bool(self.stale or self.removed or self.recovered or self.problem)
+
+
+def run(names: list[str] | None = None, *, layout: Layout = PROJECT, force: bool = False,
+        jobs: int | None = None, timeout: float = DEFAULT_TIME_LIMIT, console=None,
+        versions: dict[str, str | None] | None = None, backend: str | None = None) -> int:
+    """Bring the named demos (all if none) up to date; 0 if all are, 1 if any failed, 2 on bad
+    input or an unusable output folder, 128 + signal number when stopped.
+
+    `console` is a rich Console (tests pass one); `versions` and `backend` default to what is
+    installed (tests inject them).
     """
     started = time.perf_counter()
-    demos_dir = demos_dir or root / DEMOS.relative_to(ROOT)
-    generated_dir = generated_dir or root / GENERATED.relative_to(ROOT)
-    build_dir = build_dir or root / BUILD.relative_to(ROOT)
-    style = style or root / STYLE.relative_to(ROOT)
-    console = console or Console(highlight=False)
-    versions = versions if versions is not None else cache.installed_versions()
-    backend = backend or cache.detect_backend()
-    manifest_path = generated_dir / "manifest.json"
-
+    report = Report(console)
+    options = {"force": force, "versions": versions, "backend": backend}
     try:
-        demos = cache.discover(demos_dir)
-        selected = cache.select(demos, names)
-    except cache.DemoError as error:
-        console.print(Text(f"error: {error}", style="red"))
+        plan = Plan(layout, names, **options)
+        if not plan.writes:
+            _clean_scratch(layout, wait=False)
+            plan.stats.save()
+            return _finish(report, plan, [], 0, started, print_cached=True)
+        with _stop_on_signals(), _locked(layout, report):
+            _clean_scratch(layout)
+            plan = Plan(layout, names, **options)  # again: a run we waited for may have done it
+            if plan.problem:
+                report.warn(f"{layout.rel(layout.manifest)}: {plan.problem}: rebuilt from the "
+                            f"records beside the outputs")
+            for demo_id in plan.removed:
+                _forget(plan.manifest, demo_id, layout)
+                report.warn(f"removed {demo_id} (demo file gone)")
+            failures: list[Failure] = []
+            ran = 0
+            if plan.stale:
+                _check_output_folder(layout)
+                ran = _run_jobs(plan, layout, jobs, timeout, failures, report)
+            try:
+                cache.save_manifest(layout.manifest, plan.manifest)
+            except OSError as error:
+                raise OutputFolderError(f"cannot write {layout.rel(layout.manifest)} "
+                                        f"({error.strerror or error})") from None
+            plan.stats.save()
+    except (cache.DemoError, OutputFolderError) as error:
+        report.error(f"error: {error}")
         return 2
-    manifest = cache.load_manifest(manifest_path)
-    _forget_removed(manifest, {d.id for d in demos}, generated_dir, console)
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        report.error(f"interrupted ({signal.Signals(signum).name}): last good outputs kept "
+                     f"for unfinished demos")
+        return 128 + signum
+    return _finish(report, plan, failures, ran, started, print_cached=not plan.stale)
 
-    # 1. Decide, by content, which demos are stale.
-    scanner = cache.Scanner(root, demos_dir)
-    width = max((len(d.id) for d in selected), default=0)
-    todo: list[Job] = []
-    for demo in selected:
-        imports = scanner.scan(demo.path)
-        inputs = cache.fingerprint(demo, imports, root, style, versions, backend)
-        reason = cache.stale_reason(manifest["demos"].get(demo.id), inputs, generated_dir / demo.id,
-                                    failed=manifest["failed"].get(demo.id), force=force)
-        if reason is None:
-            _print(console, demo.id, width, "cached", "dim")
-        else:
-            todo.append(Job(demo, reason, inputs, imports, cache.time_limit(demo.path, timeout)))
 
-    # 2. Run them; each outcome updates outputs and manifest at once, so Ctrl-C loses little.
-    failures: list[Failure] = []
-    ran = 0
-    if todo:
-        # Longest first (last known duration; new ones count as long): less idle tail.
-        todo.sort(key=lambda j: -manifest["demos"].get(j.demo.id, {}).get("duration_s", math.inf))
-        n_workers = max(1, min(jobs or min(2, os.cpu_count() or 1), len(todo)))
-        try:
-            ran = _run_jobs(todo, n_workers, root, generated_dir, build_dir, manifest,
-                            manifest_path, failures, console, width)
-        except KeyboardInterrupt:
-            console.print(Text("interrupted: last good outputs kept for unfinished demos", style="red"))
-            return 130
-    cache.save_manifest(manifest_path, manifest)
-
-    # 3. Report.
+def _finish(report: "Report", plan: Plan, failures: list[Failure], ran: int, started: float,
+            print_cached: bool) -> int:
+    width = max((len(d.demo.id) for d in plan.decisions), default=0)
+    if print_cached:  # (else _run_jobs printed them before the progress display)
+        for decision in plan.decisions:
+            report.status(decision.demo.id, width, "cached", "dim")
     for failure in failures:
-        _print_failure(console, failure)
+        report.failure(failure)
     seconds = time.perf_counter() - started
-    console.print(f"{len(selected)} demos: {ran} ran, {len(selected) - len(todo)} cached, "
-                  f"{len(failures)} failed in {seconds:.1f} s")
+    selected = len(plan.decisions)
+    cached = sum(1 for d in plan.decisions if d.reason is None)
+    report.line(f"{selected} demos: {ran} ran, {cached} cached, {len(failures)} failed in {seconds:.1f} s")
     return 1 if failures else 0
 
 
-def published(name: str, *, root: Path = ROOT) -> tuple[dict, Path, str | None]:
+def published(name: str, *, layout: Layout = PROJECT) -> tuple[dict, Path, str | None]:
     """A demo's published record: (manifest entry, its output folder, why it is stale or None).
 
     What the slides show is the manifest of `slides/_generated`; claims tests read it through
     this function (tests/published.py) instead of rerunning demos. `name` is a demo name or id.
-    The entry is {} when the demo never ran. Never imports JAX.
+    The entry is {} when the demo never ran. Decided exactly as `run` decides; never imports JAX.
     """
-    demos_dir, generated_dir = root / DEMOS.relative_to(ROOT), root / GENERATED.relative_to(ROOT)
-    demo = cache.select(cache.discover(demos_dir), [name])[0]
-    manifest = cache.load_manifest(generated_dir / "manifest.json")
-    entry = manifest["demos"].get(demo.id) or {}
-    inputs = cache.fingerprint(demo, cache.Scanner(root, demos_dir).scan(demo.path), root,
-                               root / STYLE.relative_to(ROOT), cache.installed_versions(),
-                               cache.detect_backend())
-    reason = cache.stale_reason(entry or None, inputs, generated_dir / demo.id,
-                                failed=manifest["failed"].get(demo.id))
-    return entry, generated_dir / demo.id, reason
+    plan = Plan(layout, [name])
+    decision = plan.decisions[0]
+    entry = plan.manifest["demos"].get(decision.demo.id) or {}
+    return entry, layout.generated / decision.demo.id, decision.reason
 
 
-def _run_jobs(todo: list[Job], n_workers: int, root: Path, generated_dir: Path, build_dir: Path,
-              manifest: dict, manifest_path: Path, failures: list[Failure], console: Console,
-              width: int) -> int:
-    """Run jobs with a progress display; record each outcome. Returns how many succeeded."""
+# ---------------------------------------------------------------- running
+
+
+def _run_jobs(plan: Plan, layout: Layout, jobs: int | None, timeout: float,
+              failures: list[Failure], report: "Report") -> int:
+    """Run the stale demos with a progress display; record each outcome. Returns how many ran."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
                                TextColumn, TimeElapsedColumn)
 
+    from handson import pool
+
+    manifest = plan.manifest
+    width = max(len(d.demo.id) for d in plan.decisions)
+    for decision in plan.decisions:
+        if decision.reason is None:
+            report.status(decision.demo.id, width, "cached", "dim")
+    todo = []
+    for d in plan.stale:
+        if d.facts["env_error"]:  # cannot start a worker with it
+            _fail(failures, manifest, d.demo.id, d.facts["env_error"], d.facts["env_error"])
+            report.status(d.demo.id, width, f"failed ({d.facts['env_error']})", "red")
+            continue
+        limit = d.facts["time_limit"] or timeout
+        todo.append(pool.Job(d.demo, d.reason, d.inputs, d.external, limit, d.facts["env"]))
+    # Longest first (last known duration; new ones count as long): less idle tail.
+    todo.sort(key=lambda j: -manifest["demos"].get(j.demo.id, {}).get("duration_s", math.inf))
+    n_workers = max(1, min(jobs or min(2, os.cpu_count() or 1), len(todo) or 1))
     ran = 0
+    console = report.console
     # A live bar only on a terminal: in CI logs the per-demo lines and the summary suffice.
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -157,24 +202,24 @@ def _run_jobs(todo: list[Job], n_workers: int, root: Path, generated_dir: Path, 
         task = bar.add_task("running", total=len(todo))
         running: set[str] = set()
 
-        def show(event: str, job: Job) -> None:
+        def show(event: str, job) -> None:
             (running.add if event == "start" else running.discard)(job.demo.name)
             bar.update(task, description="running " + ", ".join(sorted(running)))
 
-        for job, answer in _execute(todo, n_workers, root, build_dir, show):
+        for job, answer in pool.execute(todo, n_workers, layout, show):
             try:
                 with _no_interrupt():  # never stop between the output swap and the manifest
-                    ok, status = _record(job, answer, generated_dir, build_dir, manifest, failures)
-                    cache.save_manifest(manifest_path, manifest)
+                    ok, status = _record(job, answer, layout, manifest, failures)
+                    cache.save_manifest(layout.manifest, manifest)
             finally:
-                _remove(job.out_dir)
+                pool.remove(job.out_dir)
             ran += ok
             bar.advance(task)
-            _print(console, job.demo.id, width, status, "green" if ok else "red")
+            report.status(job.demo.id, width, status, "green" if ok else "red")
     return ran
 
 
-def _record(job: Job, answer: dict, generated_dir: Path, build_dir: Path, manifest: dict,
+def _record(job, answer: dict, layout: Layout, manifest: dict,
             failures: list[Failure]) -> tuple[bool, str]:
     """Validate a worker's answer; on success swap outputs in and update the manifest."""
     demo_id = job.demo.id
@@ -183,29 +228,58 @@ def _record(job: Job, answer: dict, generated_dir: Path, build_dir: Path, manife
         details = answer.get("traceback") or reason
         if job.log and f"log: {job.log}" not in details:
             details = f"{details.rstrip()}\nlog: {job.log}"
-        failures.append(Failure(demo_id, reason, details))
-        manifest["failed"][demo_id] = reason
+        _fail(failures, manifest, demo_id, reason, details)
         return False, f"failed ({reason})"
-    outputs = checksums(job.out_dir)
-    (job.out_dir / "result.json").write_text(cache.dumps(answer["results"]))
-    install(job.out_dir, generated_dir / demo_id, build_dir / "tmp")
-    manifest["demos"][demo_id] = {
-        "key": cache.key(job.inputs),
-        "inputs": job.inputs,
-        "outputs": outputs,
+    inputs = executed_inputs(job.inputs, answer, job.demo.path, layout)
+    files, _ = walk(job.out_dir)
+    entry = {
+        "key": cache.key(inputs),
+        "inputs": inputs,
+        "outputs": {rel: sha256_bytes(Path(path).read_bytes()) for rel, path in files.items()},
         "duration_s": answer["duration_s"],
         "device": answer["device"],
-        "versions": job.inputs["versions"],
+        "versions": inputs["versions"],
         "results": answer["results"],
-        "caption": cache.caption(job.demo.path),
+        "caption": answer.get("caption", ""),
     }
+    try:
+        (job.out_dir / cache.RECORD).write_text(cache.dumps(entry), encoding="utf-8")
+        install(job.out_dir, layout.generated / demo_id, layout.scratch)
+    except OSError as error:
+        reason = f"cannot install outputs in {layout.rel(layout.generated / demo_id)}: {error.strerror or error}"
+        _fail(failures, manifest, demo_id, reason, reason)
+        return False, f"failed ({reason})"
+    manifest["demos"][demo_id] = entry
     manifest["failed"].pop(demo_id, None)
     return True, f"ran {answer['duration_s']:.1f} s ({job.reason})"
 
 
+def _fail(failures: list[Failure], manifest: dict, demo_id: str, reason: str, details: str) -> None:
+    failures.append(Failure(demo_id, reason, details))
+    manifest["failed"][demo_id] = reason
+
+
+def executed_inputs(planned: dict, answer: dict, demo_path: Path, layout: Layout) -> dict:
+    """The fingerprint of what the worker actually ran: its hashes of the demo, the modules it
+    compiled and the files it read, where it has them (a file edited mid-run counts as read)."""
+    seen = {}
+    for kind in ("executed", "read"):
+        for path, digest in (answer.get(kind) or {}).items():
+            seen[layout.rel(Path(path))] = digest
+    inputs = dict(planned)
+    inputs["source"] = seen.get(layout.rel(demo_path), planned["source"])
+    inputs["modules"] = {rel: seen.get(rel, digest) for rel, digest in planned["modules"].items()}
+    if planned["style"] is not None:
+        inputs["style"] = seen.get(layout.rel(layout.style), planned["style"])
+    return inputs
+
+
 def validate(results: dict, out_dir: Path) -> str | None:
-    """Why a demo's run does not count (no file written, NaN/inf in results), or None."""
-    if not any(p.is_file() for p in out_dir.rglob("*")):
+    """Why a demo's run does not count (no file written, a symlink left, NaN/inf), or None."""
+    files, odd = walk(out_dir)
+    if odd:
+        return f"left {odd[0]} in out_dir (outputs must be plain files; symlinks are never published)"
+    if not set(files) - {cache.RESULT}:
         return "wrote no files"
     bad = list(_non_finite(results, ""))
     if bad:
@@ -213,7 +287,7 @@ def validate(results: dict, out_dir: Path) -> str | None:
     return None
 
 
-def _non_finite(value, where: str) -> Iterator[tuple[str, float]]:
+def _non_finite(value, where: str):
     if isinstance(value, float) and not math.isfinite(value):
         yield where, value
     elif isinstance(value, dict):
@@ -224,14 +298,11 @@ def _non_finite(value, where: str) -> Iterator[tuple[str, float]]:
             yield from _non_finite(v, f"{where}[{i}]")
 
 
-def checksums(out_dir: Path) -> dict[str, str]:
-    """sha256 of every file under `out_dir`, by posix path relative to it."""
-    return {p.relative_to(out_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out_dir.rglob("*")) if p.is_file()}
-
-
 def install(new: Path, final: Path, scratch: Path) -> None:
     """Replace `final` by `new` with renames only (same filesystem): never half a folder."""
+    import shutil
+    import tempfile
+
     final.parent.mkdir(parents=True, exist_ok=True)
     if not final.exists():
         os.rename(new, final)
@@ -242,210 +313,199 @@ def install(new: Path, final: Path, scratch: Path) -> None:
     shutil.rmtree(old)
 
 
-def _forget_removed(manifest: dict, known: set[str], generated_dir: Path, console: Console) -> None:
-    """Drop manifest entries and output folders of demos whose file is gone."""
-    for demo_id in sorted((manifest["demos"].keys() | manifest["failed"].keys()) - known):
-        manifest["demos"].pop(demo_id, None)
-        manifest["failed"].pop(demo_id, None)
-        out = (generated_dir / demo_id).resolve()
-        if out.is_dir() and out.is_relative_to(generated_dir.resolve()) and out != generated_dir.resolve():
-            shutil.rmtree(out)
-            with contextlib.suppress(OSError):  # the deck's folder, if that was its last demo
-                out.parent.rmdir()
-        console.print(Text(f"removed {demo_id} (demo file gone)", style="yellow"))
+# ---------------------------------------------------------------- the output folder
 
 
-# ---------------------------------------------------------------- workers
+class OutputFolderError(Exception):
+    """The output or build folder cannot take this run's results (read-only, other disk)."""
 
 
-class _Worker:
-    """One `python -m handson.worker` process and the job it is running."""
-
-    def __init__(self, root: Path):
-        env = dict(os.environ, SOURCE_DATE_EPOCH="0", MPLBACKEND="agg", PYTHONHASHSEED="0")
-        # The project root first (its handson and demos); this handson as a fallback.
-        here = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in [str(root), here, env.get("PYTHONPATH")] if p)
-        # Own session: Ctrl-C goes to the runner only, which then kills the whole group.
-        self.proc = subprocess.Popen([sys.executable, "-m", "handson.worker"], cwd=root, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     start_new_session=True)
-        self.fd = self.proc.stdout.fileno()
-        self.buffer = b""
-        self.job: Job | None = None
-        self.deadline = math.inf
-
-    def send(self, request: dict) -> bool:
-        try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
-            self.proc.stdin.flush()
-            return True
-        except OSError:  # it died
-            return False
-
-    def messages(self) -> list[dict] | None:
-        """Complete messages available now; None once the worker has exited."""
-        chunk = os.read(self.fd, 1 << 16)
-        if not chunk:
-            return None
-        self.buffer += chunk
-        *lines, self.buffer = self.buffer.split(b"\n")
-        return [json.loads(line) for line in lines if line.strip()]
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the group: also anything the demo started
-        self.proc.wait()
-        self.close_pipes()
-
-    def stop(self) -> None:
-        """Ask an idle worker to exit (EOF on stdin); kill it if it does not."""
-        with contextlib.suppress(OSError):
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self.kill()
-
-    def close_pipes(self) -> None:
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(OSError):
-                pipe.close()
-
-    def exit_reason(self) -> str:
-        code = self.proc.wait()
-        return f"worker died (signal {-code})" if code < 0 else f"worker died (exit code {code})"
+def _check_output_folder(layout: Layout) -> None:
+    """Fail before running anything if outputs could not be swapped in afterwards."""
+    generated, scratch = layout.rel(layout.generated), layout.rel(layout.scratch)
+    try:
+        layout.scratch.mkdir(parents=True, exist_ok=True)
+        layout.generated.mkdir(parents=True, exist_ok=True)
+        probe = layout.generated / f".write-test-{os.getpid()}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as error:
+        raise OutputFolderError(f"cannot write the output folder {generated} "
+                                f"({error.strerror or error}): make figures needs it writable") from None
+    if os.stat(layout.scratch).st_dev != os.stat(layout.generated).st_dev:
+        raise OutputFolderError(
+            f"the output folder {generated} is on another filesystem than {scratch}: outputs "
+            f"are swapped in by renaming, which cannot cross filesystems; keep both on one "
+            f"(do not link one of them to another disk)")
 
 
-def _execute(todo: list[Job], n_workers: int, root: Path, build_dir: Path,
-             show) -> Iterator[tuple[Job, dict]]:
-    """Run jobs on `n_workers` workers; yield (job, answer) as each finishes.
+def _forget(manifest: dict, demo_id: str, layout: Layout) -> None:
+    """Drop the manifest entry and output folder of a demo whose file is gone."""
+    import shutil
 
-    A job that passes its time limit gets its worker killed and a fresh worker takes its
-    place. On exit (normal, error or Ctrl-C) every worker is gone and unreported temp
-    folders are removed.
-    """
-    pending = deque(todo)
-    scratch = build_dir / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    selector = selectors.DefaultSelector()
-    workers: list[_Worker] = []
+    manifest["demos"].pop(demo_id, None)
+    manifest["failed"].pop(demo_id, None)
+    generated = layout.generated.resolve()
+    out = (layout.generated / demo_id).resolve()
+    if out.is_dir() and out.is_relative_to(generated) and out != generated:
+        shutil.rmtree(out)
+        with contextlib.suppress(OSError):  # the deck's folder, if that was its last demo
+            out.parent.rmdir()
 
-    def start_worker() -> None:
-        worker = _Worker(root)
-        workers.append(worker)
-        selector.register(worker.fd, selectors.EVENT_READ, worker)
 
-    def retire(worker: _Worker) -> None:
-        selector.unregister(worker.fd)
-        workers.remove(worker)
-        worker.kill()
-        worker.job = None  # reported by the caller; its temp folder is the caller's to remove
-        if pending:
-            start_worker()
+# ---------------------------------------------------------------- lock, signals, scratch
 
-    def finish(job: Job, answer: dict) -> tuple[Job, dict]:
-        show("done", job)
-        return job, answer
+
+@contextlib.contextmanager
+def _locked(layout: Layout, report: "Report"):
+    """One run at a time per project: a second one waits (and then finds the work done)."""
+    import fcntl
 
     try:
-        for _ in range(n_workers):
-            start_worker()
-        while pending or any(w.job for w in workers):
-            for worker in workers:
-                if worker.job is None and pending:
-                    _assign(worker, pending.popleft(), scratch, build_dir)
-                    show("start", worker.job)
-            now = time.monotonic()
-            wait = min((w.deadline for w in workers), default=math.inf) - now
-            for key, _ in selector.select(timeout=max(0.0, min(wait, 1.0))):
-                worker = key.data
-                messages = worker.messages()
-                if messages is None:  # crashed (or os._exit in a demo)
-                    job, reason = worker.job, worker.exit_reason()
-                    retire(worker)
-                    if job:
-                        yield finish(job, _lost(job, reason))
-                    continue
-                for message in messages:
-                    if message.get("event") == "start" and worker.job:
-                        worker.deadline = time.monotonic() + worker.job.limit
-                    elif message.get("event") == "done" and worker.job:
-                        job, worker.job, worker.deadline = worker.job, None, math.inf
-                        yield finish(job, message)
-            for worker in list(workers):
-                if worker.job and time.monotonic() > worker.deadline:
-                    job = worker.job
-                    retire(worker)  # kills its process group: the hung demo and its children
-                    yield finish(job, _lost(job, f"timed out after {job.limit:g} s"))
+        layout.build.mkdir(parents=True, exist_ok=True)
+        fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise OutputFolderError(f"cannot write the build folder {layout.rel(layout.build)} "
+                                f"({error.strerror or error}): make figures needs it writable") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            report.warn(f"waiting for the make figures run in progress (pid {holder}) to finish")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
     finally:
-        for worker in workers:
-            if worker.job and worker.job.out_dir:
-                worker.kill()
-                _remove(worker.job.out_dir)
-            else:
-                worker.stop()
-        selector.close()
+        os.close(fd)  # releases the lock
 
 
-def _assign(worker: _Worker, job: Job, scratch: Path, build_dir: Path) -> None:
-    job.out_dir = Path(tempfile.mkdtemp(dir=scratch, prefix=f"{job.demo.name}-"))
-    job.log = build_dir / "logs" / job.demo.deck / f"{job.demo.name}.log"
-    job.log.parent.mkdir(parents=True, exist_ok=True)
-    external = sorted(job.imports.external)
-    request = {"id": job.demo.id, "path": str(job.demo.path), "out_dir": str(job.out_dir),
-               "log": str(job.log), "imports": external,
-               "uses_jax": any(name.split(".")[0] in cache.JAX_PACKAGES for name in external),
-               "jax_cache": str(build_dir / "jax_cache")}
-    worker.job = job
-    # The limit starts when the worker says "start" (after imports); this bounds the imports.
-    worker.deadline = time.monotonic() + job.limit + IMPORT_GRACE
-    worker.send(request)  # a dead worker shows up as EOF in the select loop
+def _clean_scratch(layout: Layout, wait: bool = True) -> None:
+    """Remove temp folders of runs that were killed. Called holding the lock; with
+    `wait=False` it takes the lock only if free (else those folders belong to a live run)."""
+    import shutil
 
-
-def _lost(job: Job, reason: str) -> dict:
-    """Answer for a job whose worker had to be killed or died: reason plus its log's tail."""
     try:
-        tail = job.log.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+        entries = list(os.scandir(layout.scratch))
     except OSError:
-        tail = []
-    details = "\n".join([reason, f"log: {job.log}", *(["--- last lines ---", *tail] if tail else [])])
-    return {"ok": False, "reason": reason, "traceback": details}
+        return
+    if not entries:
+        return
+    if not wait:
+        import fcntl
+
+        try:
+            fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _clean_scratch(layout)
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
 
 
-# ---------------------------------------------------------------- small helpers
+@contextlib.contextmanager
+def _stop_on_signals():
+    """SIGTERM and SIGHUP raise Interrupted, so they clean up as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
 def _no_interrupt():
-    """Hold Ctrl-C until the block is done (signals can only be set in the main thread)."""
+    """Hold stop signals until the block is done (signals can only be set in the main thread)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    caught: list[int] = []
+    signals = [getattr(signal, name) for name in STOP_SIGNALS]
+    previous = {sig: signal.signal(sig, lambda signum, _: caught.append(signum)) for sig in signals}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if caught:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt() if caught[0] == signal.SIGINT else Interrupted(caught[0])
 
 
-def _remove(path: Path | None) -> None:
-    if path is not None and path.exists():
-        shutil.rmtree(path, ignore_errors=True)
+# ---------------------------------------------------------------- output
 
 
-def _print(console: Console, demo_id: str, width: int, status: str, style: str) -> None:
-    line = Text(f"{demo_id:<{width}}  ")
-    line.append(status, style=style)
-    console.print(line, soft_wrap=True)  # one line per demo, also in 80-column CI logs
+class Report:
+    """The run's console output. rich (~50 ms to import) only once something runs or fails;
+    a no-op run prints its lines itself."""
+
+    STYLES = {"dim": "2", "green": "32", "red": "31", "yellow": "33", "bold red": "1;31"}
+
+    def __init__(self, console=None):
+        self._console = console
+
+    @property
+    def console(self):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False)
+        return self._console
+
+    def status(self, demo_id: str, width: int, status: str, style: str) -> None:
+        self._styled(f"{demo_id:<{width}}  ", status, style)
+
+    def line(self, text: str) -> None:
+        self._styled(text, "", None)
+
+    def warn(self, text: str) -> None:
+        self._styled("", text, "yellow")
+
+    def error(self, text: str) -> None:
+        self._styled("", text, "red")
+
+    def failure(self, failure: Failure) -> None:
+        from rich.text import Text
+
+        # A rule and the raw text rather than a panel: tracebacks stay copyable and unwrapped.
+        self.console.rule(Text(f"{failure.demo_id} failed: {failure.reason}", style="bold red"),
+                          align="left", style="red")
+        self.console.print(Text(failure.details.rstrip()), soft_wrap=True)
+
+    def _styled(self, plain: str, styled: str, style: str | None) -> None:
+        if self._console is not None:
+            from rich.text import Text
+
+            line = Text(plain)
+            line.append(styled, style=style)
+            self._console.print(line, soft_wrap=True)  # one line per demo, also in CI logs
+            return
+        if style and styled and _colour():
+            styled = f"\x1b[{self.STYLES[style]}m{styled}\x1b[0m"
+        sys.stdout.write(f"{plain}{styled}\n")
+        sys.stdout.flush()
 
 
-def _print_failure(console: Console, failure: Failure) -> None:
-    # A rule and the raw text rather than a panel: tracebacks stay copyable and unwrapped.
-    console.rule(Text(f"{failure.demo_id} failed: {failure.reason}", style="bold red"),
-                 align="left", style="red")
-    console.print(Text(failure.details.rstrip()), soft_wrap=True)
+def _colour() -> bool:
+    """What rich would decide for a plain terminal (NO_COLOR, TERM=dumb, not a tty: none)."""
+    return (sys.stdout.isatty() and "NO_COLOR" not in os.environ
+            and os.environ.get("TERM", "") != "dumb")

@@ -6,22 +6,38 @@ on stdin; the worker answers on its original stdout, which it keeps for itself: 
 pointed at stderr at start-up and, during a demo, fds 1 and 2 go to the demo's log file,
 so nothing a demo (or XLA) prints can corrupt the protocol.
 
+Started as `python -m handson.worker ROOT PACKAGE DEMOS` with ENVIRONMENT set: modules under
+PACKAGE and DEMOS are hashed as they load (handson/watch.py), so the runner keys each demo on the
+code this process executed. This file and what it imports shape every output (result.json,
+the environment): they are part of every demo's cache key.
+
 request:  {"id", "path", "out_dir", "log", "imports": [dotted names], "uses_jax", "jax_cache"}
 answers:  {"event": "ready"} once; then per request {"event": "start", "id"} when the demo
           starts (imports done; the time limit counts from here) and
-          {"event": "done", "id", "ok", "duration_s", "device", "results"} or
-          {"event": "done", "id", "ok": false, "reason", "traceback"}.
+          {"event": "done", "id", "ok", "duration_s", "device", "results", "caption", "executed",
+          "read"}
+          or {"event": "done", "id", "ok": false, "reason", "traceback", "executed", "read"}.
+          `executed`: {path: sha256} of every project module this process compiled (and the
+          demo); `read`: {path: sha256} of other project files the demo opened (the style).
 """
 
 import contextlib
+import faulthandler
 import importlib
 import json
 import os
-import runpy
+import signal
 import sys
 import time
 import traceback
+import types
 from pathlib import Path
+
+from handson.watch import Watch
+
+# Set in every worker's environment: byte-stable figures, no GUI, stable hashing of str.
+ENVIRONMENT = {"SOURCE_DATE_EPOCH": "0", "MPLBACKEND": "agg", "PYTHONHASHSEED": "0"}
+RESULT = "result.json"  # the returned dict, written beside the demo's outputs
 
 
 def to_plain(value, where: str = "results"):
@@ -39,33 +55,61 @@ def to_plain(value, where: str = "results"):
     raise TypeError(f"{where} is a {type(value).__name__}, which is not JSON")
 
 
-def run_demo(path: Path, out_dir: Path, uses_jax: bool) -> dict:
-    """Load the demo as `__demo__`, call `main(out_dir)`, return the answer to send."""
+def run_demo(path: Path, out_dir: Path, uses_jax: bool, watch: Watch, jax_cache: str | None = None) -> dict:
+    """Load the demo as `__demo__`, call `main(out_dir)`, write result.json; the answer to send."""
     demo_dir = str(path.parent)
     saved_path = list(sys.path)
     # Sibling imports (`import _helpers`) work as with `python demos/<deck>/<name>.py`.
     sys.path.insert(0, demo_dir)
+    module = types.ModuleType("__demo__")
+    module.__file__ = str(path)
+    previous = sys.modules.get("__demo__")
     start = time.perf_counter()
+    watch.begin(str(out_dir), jax_cache)
     try:
         with _matplotlib_state():
-            namespace = runpy.run_path(str(path), run_name="__demo__")
-            if not callable(namespace.get("main")):
+            sys.modules["__demo__"] = module  # (as runpy does: dataclasses look it up)
+            exec(watch.execute(str(path)), module.__dict__)
+            if not callable(module.__dict__.get("main")):
                 raise TypeError(f"{path.name} has no main(out_dir) function")
-            results = namespace["main"](out_dir)
+            results = module.main(out_dir)
         if not isinstance(results, dict):
             raise TypeError(f"main() returned {type(results).__name__}, expected a dict")
         results = to_plain(results)  # waits for JAX's asynchronous results: part of the time
         duration = time.perf_counter() - start
     except (Exception, SystemExit) as error:
-        return _failure(error)
+        answer = _failure(error)
+    else:
+        answer = None
     finally:
+        watch.end()
         sys.path[:] = saved_path
+        if previous is None:
+            sys.modules.pop("__demo__", None)
+        else:
+            sys.modules["__demo__"] = previous
         # Demos in different decks may have same-named helper modules: forget them.
-        for name, module in list(sys.modules.items()):
-            if (getattr(module, "__file__", None) or "").startswith(demo_dir + os.sep):
+        for name, mod in list(sys.modules.items()):
+            if (getattr(mod, "__file__", None) or "").startswith(demo_dir + os.sep):
                 del sys.modules[name]
-    return {"ok": True, "duration_s": round(duration, 3),
-            "device": _device() if uses_jax else "none", "results": results}
+    if watch.violations:  # even if the demo caught the PermissionError
+        first = watch.violations[0]
+        return {"ok": False, "reason": first.splitlines()[0].replace("demo wrote", "wrote"),
+                "traceback": "\n".join(watch.violations)}
+    if answer is not None:
+        return answer
+    if (out_dir / RESULT).exists():
+        return {"ok": False, "reason": f"main() wrote {RESULT}, which holds its returned dict",
+                "traceback": f"{RESULT} in out_dir is the runner's"}
+    (out_dir / RESULT).write_text(dumps(results), encoding="utf-8")
+    doc = (module.__doc__ or "").strip()
+    return {"ok": True, "duration_s": round(duration, 3), "device": _device() if uses_jax else "none",
+            "results": results, "caption": doc.splitlines()[0].strip() if doc else ""}
+
+
+def dumps(data: dict) -> str:
+    """result.json's layout: stable bytes for stable data."""
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 @contextlib.contextmanager
@@ -85,10 +129,9 @@ def _failure(error: BaseException) -> dict:
 
 
 def _demo_traceback(error: BaseException) -> str:
-    """The traceback from the demo's own frames down (the worker and runpy are noise)."""
+    """The traceback from the demo's own frames down (the worker's frames are noise)."""
     tb = error.__traceback__
-    while tb and (tb.tb_frame.f_code.co_filename in (__file__, runpy.__file__)
-                  or tb.tb_frame.f_code.co_filename.endswith("runpy>")):
+    while tb and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(error), error, tb or error.__traceback__))
 
@@ -131,7 +174,20 @@ def _preimport(names: list[str]) -> None:
             pass
 
 
-def main() -> None:
+def _die_with_parent() -> None:
+    """Linux: be killed when the runner dies, even by SIGKILL (no orphaned workers)."""
+    runner = int(os.environ.get("HANDSON_RUNNER_PID") or 0)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if runner and os.getppid() != runner:  # it died before prctl took effect
+        os._exit(1)
+
+
+def main(root: str, project_dirs: list[str]) -> None:
     # The protocol gets private copies of fds 0 and 1; the demo sees /dev/null and stderr,
     # so neither input() nor print() can touch it.
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
@@ -140,13 +196,17 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.close(devnull)
     os.dup2(2, 1)
+    faulthandler.enable()  # a segfault prints the Python stack to fd 2: the demo's log
+    _die_with_parent()
 
     def send(message: dict) -> None:
         protocol.write(json.dumps(message) + "\n")
         protocol.flush()
 
-    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
-    os.environ.setdefault("MPLBACKEND", "agg")
+    for name, value in ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    watch = Watch(root, project_dirs)
+    watch.install()
     compile_cache_on = False
     send({"event": "ready"})
     for line in requests:
@@ -163,9 +223,11 @@ def main() -> None:
                 answer = _failure(error)
             else:
                 send({"event": "start", "id": request["id"]})
-                answer = run_demo(Path(request["path"]), Path(request["out_dir"]), request["uses_jax"])
-        send({"event": "done", "id": request["id"], **answer})
+                answer = run_demo(Path(request["path"]), Path(request["out_dir"]), request["uses_jax"],
+                                  watch, request.get("jax_cache"))
+        send({"event": "done", "id": request["id"], **answer,
+              "executed": watch.executed, "read": watch.read})
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1], sys.argv[2:])

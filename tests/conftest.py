@@ -3,6 +3,8 @@
 import io
 import json
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -11,10 +13,8 @@ from rich.console import Console
 
 from handson import runner
 from handson.demo import enable_compile_cache
-from handson.paths import ROOT
+from handson.paths import PROJECT, Layout
 
-# The runner's own modules: workers import `handson` from the project root they run in.
-RUNNER_MODULES = ["__init__.py", "__main__.py", "paths.py", "demo.py", "cache.py", "runner.py", "worker.py"]
 VERSIONS = {"jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8", "optax": "0.2.8",
             "numpy": "2.4.6", "matplotlib": "3.11.2"}
 
@@ -23,16 +23,18 @@ enable_compile_cache()
 
 
 class Project:
-    """A temp project root with handson/, demos/, slides/_generated/, build/."""
+    """A temp project: a copy of the handson package (workers import it from the project they
+    run in), demos/ with a style, and the rest of its Layout (slides/_generated, build)."""
 
     def __init__(self, root: Path):
-        self.root = root
-        (root / "handson").mkdir(parents=True)
-        for name in RUNNER_MODULES:
-            shutil.copy(ROOT / "handson" / name, root / "handson" / name)
-        (root / "demos").mkdir()
-        (root / "demos" / "style.mplstyle").write_text("font.size: 16\n")
-        self.manifest_path = root / "slides" / "_generated" / "manifest.json"
+        root.mkdir(parents=True)
+        self.layout = Layout(root)
+        self.root = self.layout.root
+        shutil.copytree(PROJECT.package, self.layout.package,
+                        ignore=shutil.ignore_patterns("__pycache__", "assets"))
+        self.layout.demos.mkdir()
+        self.layout.style.write_text("font.size: 16\n")
+        self.manifest_path = self.layout.manifest
 
     def write(self, rel: str, source: str) -> Path:
         path = self.root / rel
@@ -41,16 +43,27 @@ class Project:
         return path
 
     def out(self, demo_id: str) -> Path:
-        return self.root / "slides" / "_generated" / demo_id
+        return self.layout.generated / demo_id
 
     def run(self, *names: str, **options) -> tuple[int, str]:
         """runner.run on this project, in process; returns (exit code, console text)."""
         buffer = io.StringIO()
         options.setdefault("versions", VERSIONS)
         options.setdefault("backend", "cpu")
-        code = runner.run(list(names), root=self.root, console=Console(file=buffer, width=200),
+        code = runner.run(list(names), layout=self.layout, console=Console(file=buffer, width=200),
                           **options)
         return code, buffer.getvalue()
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """`python -m handson figures ARGS` in this project, as a process (installed versions)."""
+        return subprocess.Popen([sys.executable, "-m", "handson", "figures", *args], cwd=self.root,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def cli(self, *args: str) -> tuple[int, str]:
+        """The same, run to the end: (exit code, output)."""
+        process = self.start(*args)
+        output = process.communicate(timeout=300)[0]
+        return process.returncode, output
 
     @staticmethod
     def status(output: str, demo_id: str) -> str:

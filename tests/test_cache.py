@@ -1,13 +1,18 @@
 """Staleness by content: what reruns a demo, what does not, and the no-op run's cost."""
 
+import json
+import os
+import platform
 import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from handson import cache
+from handson import cache, runner, scan
+from handson.paths import ROOT, Layout
 
 USES_LIB = '''
     """Uses the fake library."""
@@ -76,8 +81,10 @@ def test_editing_a_transitively_imported_module_reruns_its_users(demos):
     status = rerun(demos)
     assert reason(status["01_basics/uses"]) == "handson/deeper.py changed"
     assert status["02_more/plain"] == "cached"
+    # The demo's imports, and the worker code that runs every demo.
     assert set(demos.manifest["demos"]["01_basics/uses"]["inputs"]["modules"]) == {
-        "handson/__init__.py", "handson/fakelib.py", "handson/deeper.py"}
+        "handson/__init__.py", "handson/fakelib.py", "handson/deeper.py",
+        "handson/worker.py", "handson/watch.py", "handson/demo.py", "handson/paths.py"}
 
 
 def test_unrelated_edits_rerun_nothing(demos):
@@ -158,7 +165,8 @@ def test_removed_demo_loses_entry_and_outputs(demos):
 
 
 def test_noop_run_imports_no_jax_and_is_fast(project):
-    """The real CLI, twice, in fresh processes: the second has nothing to do."""
+    """The real CLI in fresh processes: once to run, then no-ops. A warm no-op (files settled,
+    stat cache filled) imports neither JAX nor rich nor importlib.metadata and hashes nothing."""
     project.write("demos/01_basics/uses_jax.py", '''
         """A JAX demo (the no-op run must still not import JAX)."""
         import jax.numpy as jnp
@@ -172,17 +180,169 @@ def test_noop_run_imports_no_jax_and_is_fast(project):
     first = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
     assert first.returncode == 0, first.stdout + first.stderr
     before = project.manifest_path.read_bytes()
+    time.sleep(cache_settle_seconds())  # let the files settle: their stat can then be trusted
+    subprocess.run(command, cwd=project.root, capture_output=True, text=True, check=True)  # hashes
 
     start = time.perf_counter()
-    second = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
+    warm = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "0 ran, 1 cached" in second.stdout
-    imported = {line.rsplit("|", 1)[1].strip() for line in second.stderr.splitlines() if "|" in line}
+    assert warm.returncode == 0, warm.stdout + warm.stderr
+    assert "0 ran, 1 cached" in warm.stdout
+    imported = {line.rsplit("|", 1)[1].strip() for line in warm.stderr.splitlines() if "|" in line}
     assert "handson.runner" in imported  # importtime did list the modules
-    assert not {m for m in imported if m.split(".")[0] in ("jax", "numpy", "matplotlib")}
+    assert not {m for m in imported if m.split(".")[0] in ("jax", "numpy", "matplotlib", "rich")}
+    assert not {"importlib.metadata", "hashlib", "tempfile"} & imported
     assert project.manifest_path.read_bytes() == before
     assert seconds < 1.0
+
+
+def cache_settle_seconds() -> float:
+    from handson.files import SETTLE_NS
+
+    return SETTLE_NS / 1e9 + 0.1
+
+
+WAITS = '''
+    """Runs first and waits for the test: it edits files while this run is in progress."""
+    import time
+    from pathlib import Path
+
+
+    def main(out_dir):
+        Path({started!r}).touch()
+        while not Path({go!r}).exists():
+            time.sleep(0.02)
+        (out_dir / "w.txt").write_text("w")
+        return {{}}
+'''
+TARGET = '''
+    """Stale by the time it runs."""
+    from handson.fakelib import tag
+
+
+    def main(out_dir):
+        (out_dir / "t.txt").write_text("VERSION " + tag())
+        return {"v": "VERSION " + tag()}
+'''
+
+
+def test_files_edited_and_reverted_during_a_run_are_not_served_stale(project, tmp_path):
+    """Item 8: the key is what the worker executed, not what was on disk before the run."""
+    started, go = tmp_path / "started", tmp_path / "go"
+    project.write("demos/01_a/a_waits.py", WAITS.format(started=str(started), go=str(go)))
+    project.write("demos/01_a/b_target.py", TARGET.replace("VERSION", "v1"))
+    project.write("handson/fakelib.py", 'def tag():\n    return "lib1"\n')
+    run = project.start("--jobs", "1")  # one worker: a_waits, then b_target
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline and run.poll() is None, run.communicate()[0]
+        time.sleep(0.02)
+    # b_target was fingerprinted (v1, lib1) but has not run yet: edit it and its module.
+    project.write("demos/01_a/b_target.py", TARGET.replace("VERSION", "v2"))
+    project.write("handson/fakelib.py", 'def tag():\n    return "lib2"\n')
+    go.touch()
+    output = run.communicate(timeout=120)[0]
+    assert run.returncode == 0, output
+    assert (project.out("01_a/b_target") / "t.txt").read_text() == "v2 lib2"  # what ran
+    # Revert both: the published outputs (v2 lib2) are not those of the files now on disk.
+    project.write("demos/01_a/b_target.py", TARGET.replace("VERSION", "v1"))
+    project.write("handson/fakelib.py", 'def tag():\n    return "lib1"\n')
+    code, output = project.cli()
+    assert code == 0, output
+    assert reason(project.status(output, "01_a/b_target")) == "source changed, handson/fakelib.py changed"
+    assert (project.out("01_a/b_target") / "t.txt").read_text() == "v1 lib1"
+    assert project.status(output, "01_a/a_waits") == "cached"
+
+
+def test_changed_or_truncated_output_reruns(demos):
+    """Item 9: outputs are checked against the manifest's checksums (stat first, then hash)."""
+    out = demos.out("01_basics/uses") / "out.txt"
+    stat = out.stat()
+    out.write_text("USES")  # same size; even with its old mtime put back
+    os.utime(out, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    status = rerun(demos)
+    assert reason(status["01_basics/uses"]) == "output changed: out.txt"
+    assert status["02_more/plain"] == "cached"
+    assert out.read_text() == "uses"
+
+    with open(demos.out("02_more/plain") / "plain.txt", "r+b") as f:
+        f.truncate(2)
+    (demos.out("01_basics/uses") / "extra.svg").write_text("<svg/>")  # would be published
+    status = rerun(demos)
+    assert reason(status["02_more/plain"]) == "output changed: plain.txt"
+    assert reason(status["01_basics/uses"]) == "unexpected file: extra.svg"
+    assert (demos.out("02_more/plain") / "plain.txt").read_text() == "plain"
+    assert not (demos.out("01_basics/uses") / "extra.svg").exists()
+    assert rerun(demos) == {"01_basics/uses": "cached", "02_more/plain": "cached"}
+
+
+def test_published_answers_like_the_runner(project):
+    """runner.published (the claims tests' view) decides staleness exactly as a run does."""
+    project.write("demos/02_more/plain.py", PLAIN)
+    assert project.cli()[0] == 0
+    entry, out_dir, stale = runner.published("plain", layout=project.layout)
+    assert stale is None and entry["results"] == {"y": 1.5} and out_dir == project.out("02_more/plain")
+    (out_dir / "plain.txt").write_text("PLAIN")
+    assert runner.published("plain", layout=project.layout)[2] == "output changed: plain.txt"
+    code, output = project.cli()
+    assert reason(project.status(output, "02_more/plain")) == "output changed: plain.txt"
+
+
+def test_corrupt_manifest_is_reported_and_rebuilt_from_records(demos):
+    """Item 12: a truncated manifest is named, nothing reruns, and a run naming one demo keeps
+    every entry (each output folder keeps its own record)."""
+    complete = demos.manifest
+    demos.manifest_path.write_text(demos.manifest_path.read_text()[:100])  # truncated
+    code, output = demos.run("plain")
+    assert code == 0, output
+    assert "slides/_generated/manifest.json: not valid JSON (" in output
+    assert demos.status(output, "02_more/plain") == "cached"
+    assert demos.manifest == complete
+
+    demos.manifest_path.unlink()
+    assert rerun(demos) == {"01_basics/uses": "cached", "02_more/plain": "cached"}
+    assert demos.manifest == complete
+
+
+def test_build_names_a_corrupt_manifest(tmp_path):
+    """Item 12, the site side: `make site` fails with the manifest's path, not a traceback."""
+    (tmp_path / "slides" / "_generated").mkdir(parents=True)
+    (tmp_path / "slides" / "index.md").write_text("# Home\n")
+    (tmp_path / "slides" / "_generated" / "manifest.json").write_text('{"demos": {"01_a/x": ')
+    (tmp_path / "mkdocs.yml").write_text(
+        "site_name: T\ndocs_dir: slides\ntheme:\n  name: material\n  font: false\n"
+        f"plugins:\n  - handson:\n      node_modules: {ROOT / 'node_modules'}\n")
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=tmp_path, capture_output=True,
+                            text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert result.returncode != 0
+    assert "slides/_generated/manifest.json: not valid JSON (" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_key_covers_pillow_python_worker_code_and_numeric_env(demos, monkeypatch):
+    """Item 15: what else shapes outputs is in the key."""
+    versions = cache.installed_versions()
+    assert versions["pillow"] and versions["python"] == platform.python_version()
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=true")
+    assert {reason(s) for s in rerun(demos).values()} == {"env XLA_FLAGS changed"}
+    assert demos.manifest["demos"]["02_more/plain"]["inputs"]["env"] == {
+        "XLA_FLAGS": "--xla_cpu_enable_fast_math=true"}
+    monkeypatch.setenv("JAX_ENABLE_X64", "1")
+    assert {reason(s) for s in rerun(demos).values()} == {"env JAX_ENABLE_X64 changed"}
+    worker = demos.root / "handson" / "worker.py"
+    worker.write_text(worker.read_text() + "\n# edited: the code that writes result.json\n")
+    assert {reason(s) for s in rerun(demos).values()} == {"handson/worker.py changed"}
+
+
+def test_project_layout_derives_every_path(tmp_path):
+    """Item 16: one Layout gives every path the build uses, so tests need no hand-kept lists."""
+    layout = Layout(tmp_path)
+    paths = {name: value for name, value in vars(layout).items() if isinstance(value, Path)}
+    assert {"package", "demos", "generated", "manifest", "style", "build", "scratch", "logs",
+            "jax_cache", "lock", "stat_cache"} <= set(paths)
+    assert all(path.is_relative_to(tmp_path.resolve()) for path in paths.values())
+    assert layout.manifest == layout.generated / "manifest.json"
+    assert layout.rel(layout.manifest) == "slides/_generated/manifest.json"
 
 
 def test_scanner_resolves_project_imports(tmp_path):
@@ -196,7 +356,7 @@ def test_scanner_resolves_project_imports(tmp_path):
     }.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    imports = cache.Scanner(root, root / "demos").scan(root / "demos/01_a/d.py")
+    imports = cache.Scanner(Layout(root)).scan(root / "demos/01_a/d.py")
     assert set(imports.modules) == {"handson/__init__.py", "handson/figures.py", "handson/paths.py",
                                     "handson/demo.py"}
     # Module-level external imports only: jax inside a function is not loaded with the demo.
@@ -217,7 +377,7 @@ def test_backend_detection(monkeypatch, tmp_path):
 def test_time_limit_and_caption_come_from_the_source(tmp_path):
     path = tmp_path / "d.py"
     path.write_text('"""Caption line.\n\nBody."""\nTIME_LIMIT = 120  # seconds\n')
-    assert cache.time_limit(path, 600) == 120
-    assert cache.caption(path) == "Caption line."
+    assert scan.time_limit(path, 600) == 120
+    assert scan.caption(path) == "Caption line."
     path.write_text("X = 1\n")
-    assert cache.time_limit(path, 600) == 600
+    assert scan.time_limit(path, 600) == 600
