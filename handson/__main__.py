@@ -13,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = commands.add_parser(
         "figures", help="run the stale demos, write slides/_generated and its manifest",
         description="Run the demos whose inputs changed (source, imported project modules, "
-                    "style, library versions, backend); the others are cached.")
+                    "style, library and Python versions, backend, numeric environment, worker "
+                    "code) or whose published outputs changed; the others are cached.")
     figures.add_argument("names", nargs="*", metavar="NAME",
                          help="demo name (activations) or id (02_neural_networks/activations); "
                               "default: all")

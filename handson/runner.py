@@ -11,29 +11,19 @@ import math
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
-from handson import cache
+from handson import cache, safety
 from handson.files import StatCache, sha256_bytes, walk
 from handson.paths import PROJECT, Layout
 
 DEFAULT_TIME_LIMIT = 600.0  # seconds per demo unless the demo sets TIME_LIMIT
-STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # each stops a run like Ctrl-C
 
 
 class Failure:
     def __init__(self, demo_id: str, reason: str, details: str):
         self.demo_id, self.reason, self.details = demo_id, reason, details
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, handled like Ctrl-C (workers killed, last good outputs kept)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
 
 
 class Decision:
@@ -103,30 +93,30 @@ def run(names: list[str] | None = None, *, layout: Layout = PROJECT, force: bool
     try:
         plan = Plan(layout, names, **options)
         if not plan.writes:
-            _clean_scratch(layout, wait=False)
+            safety.clean_scratch(layout, if_idle=True)
             plan.stats.save()
             return _finish(report, plan, [], 0, started, print_cached=True)
-        with _stop_on_signals(), _locked(layout, report):
-            _clean_scratch(layout)
+        with safety.stop_on_signals(), safety.locked(layout, report.warn):
+            safety.clean_scratch(layout)
             plan = Plan(layout, names, **options)  # again: a run we waited for may have done it
             if plan.problem:
-                report.warn(f"{layout.rel(layout.manifest)}: {plan.problem}: rebuilt from the "
-                            f"records beside the outputs")
+                report.warn(f"{layout.rel(layout.manifest)}: {plan.problem}: rebuilding it from the "
+                            f"records beside the outputs (demos without one run again)")
             for demo_id in plan.removed:
                 _forget(plan.manifest, demo_id, layout)
                 report.warn(f"removed {demo_id} (demo file gone)")
             failures: list[Failure] = []
             ran = 0
             if plan.stale:
-                _check_output_folder(layout)
+                safety.check_output_folder(layout)
                 ran = _run_jobs(plan, layout, jobs, timeout, failures, report)
             try:
                 cache.save_manifest(layout.manifest, plan.manifest)
             except OSError as error:
-                raise OutputFolderError(f"cannot write {layout.rel(layout.manifest)} "
+                raise safety.OutputFolderError(f"cannot write {layout.rel(layout.manifest)} "
                                         f"({error.strerror or error})") from None
             plan.stats.save()
-    except (cache.DemoError, OutputFolderError) as error:
+    except (cache.DemoError, safety.OutputFolderError) as error:
         report.error(f"error: {error}")
         return 2
     except KeyboardInterrupt as stop:
@@ -208,7 +198,7 @@ def _run_jobs(plan: Plan, layout: Layout, jobs: int | None, timeout: float,
 
         for job, answer in pool.execute(todo, n_workers, layout, show):
             try:
-                with _no_interrupt():  # never stop between the output swap and the manifest
+                with safety.no_interrupt():  # never stop between the output swap and the manifest
                     ok, status = _record(job, answer, layout, manifest, failures)
                     cache.save_manifest(layout.manifest, manifest)
             finally:
@@ -309,34 +299,12 @@ def install(new: Path, final: Path, scratch: Path) -> None:
         return
     old = Path(tempfile.mkdtemp(dir=scratch, prefix=f"{final.name}-old-"))
     os.replace(final, old)  # onto an empty dir: allowed on POSIX
-    os.rename(new, final)
-    shutil.rmtree(old)
-
-
-# ---------------------------------------------------------------- the output folder
-
-
-class OutputFolderError(Exception):
-    """The output or build folder cannot take this run's results (read-only, other disk)."""
-
-
-def _check_output_folder(layout: Layout) -> None:
-    """Fail before running anything if outputs could not be swapped in afterwards."""
-    generated, scratch = layout.rel(layout.generated), layout.rel(layout.scratch)
     try:
-        layout.scratch.mkdir(parents=True, exist_ok=True)
-        layout.generated.mkdir(parents=True, exist_ok=True)
-        probe = layout.generated / f".write-test-{os.getpid()}"
-        probe.mkdir()
-        probe.rmdir()
-    except OSError as error:
-        raise OutputFolderError(f"cannot write the output folder {generated} "
-                                f"({error.strerror or error}): make figures needs it writable") from None
-    if os.stat(layout.scratch).st_dev != os.stat(layout.generated).st_dev:
-        raise OutputFolderError(
-            f"the output folder {generated} is on another filesystem than {scratch}: outputs "
-            f"are swapped in by renaming, which cannot cross filesystems; keep both on one "
-            f"(do not link one of them to another disk)")
+        os.rename(new, final)
+    except OSError:
+        os.rename(old, final)  # the last good outputs go back
+        raise
+    shutil.rmtree(old)
 
 
 def _forget(manifest: dict, demo_id: str, layout: Layout) -> None:
@@ -351,104 +319,6 @@ def _forget(manifest: dict, demo_id: str, layout: Layout) -> None:
         shutil.rmtree(out)
         with contextlib.suppress(OSError):  # the deck's folder, if that was its last demo
             out.parent.rmdir()
-
-
-# ---------------------------------------------------------------- lock, signals, scratch
-
-
-@contextlib.contextmanager
-def _locked(layout: Layout, report: "Report"):
-    """One run at a time per project: a second one waits (and then finds the work done)."""
-    import fcntl
-
-    try:
-        layout.build.mkdir(parents=True, exist_ok=True)
-        fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as error:
-        raise OutputFolderError(f"cannot write the build folder {layout.rel(layout.build)} "
-                                f"({error.strerror or error}): make figures needs it writable") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            report.warn(f"waiting for the make figures run in progress (pid {holder}) to finish")
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _clean_scratch(layout: Layout, wait: bool = True) -> None:
-    """Remove temp folders of runs that were killed. Called holding the lock; with
-    `wait=False` it takes the lock only if free (else those folders belong to a live run)."""
-    import shutil
-
-    try:
-        entries = list(os.scandir(layout.scratch))
-    except OSError:
-        return
-    if not entries:
-        return
-    if not wait:
-        import fcntl
-
-        try:
-            fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            _clean_scratch(layout)
-        except BlockingIOError:
-            pass
-        finally:
-            os.close(fd)
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """SIGTERM and SIGHUP raise Interrupted, so they clean up as Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, frame):
-        raise Interrupted(signum)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def _no_interrupt():
-    """Hold stop signals until the block is done (signals can only be set in the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    signals = [getattr(signal, name) for name in STOP_SIGNALS]
-    previous = {sig: signal.signal(sig, lambda signum, _: caught.append(signum)) for sig in signals}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if caught:
-            raise KeyboardInterrupt() if caught[0] == signal.SIGINT else Interrupted(caught[0])
 
 
 # ---------------------------------------------------------------- output
