@@ -297,6 +297,8 @@ def check_outputs(out_dir: Path, outputs: dict[str, str], stats: StatCache) -> s
 
     Size and times first (the stat cache); a file is hashed only when they changed.
     """
+    if os.path.islink(out_dir):
+        return f"not a plain folder: {out_dir.name} -> {os.readlink(out_dir)} (a symlink)"
     files, odd = walk(out_dir)
     problems = [("not a plain file", odd),
                 ("output missing", [rel for rel in outputs if rel not in files]),

@@ -71,7 +71,9 @@ class StatCache:
                 del self.seen[path]
                 self.entries.pop(path, None)
                 return self._entry(path, name, derive)
-            entry[name] = derive(data)
+            # Only one derived kind is kept (an older parser's results go).
+            entry = {"stat": entry["stat"], "sha256": entry["sha256"], name: derive(data)}
+            self.seen[path] = entry
             self._store(path, entry, path in self.entries)
         return entry
 
@@ -86,8 +88,11 @@ class StatCache:
         """Write the cache if it changed; a read-only build folder just means no cache."""
         if self.path is None or not self.changed:
             return
+        # Forget files that are gone (outputs of removed demos, old temp names).
+        files = {path: entry for path, entry in self.entries.items()
+                 if path in self.seen or os.path.exists(path)}
         try:
-            write_atomic(self.path, json.dumps({"format": FORMAT, "files": self.entries}).encode())
+            write_atomic(self.path, json.dumps({"format": FORMAT, "files": files}).encode())
             self.changed = False
         except OSError:
             pass

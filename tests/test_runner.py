@@ -398,7 +398,12 @@ def test_env_demo_runs_in_a_fresh_worker_with_its_variables(project):
     worker would ignore XLA_FLAGS); the variables are part of its key."""
     project.write("demos/01_a/a_plain.py", ENV_DEMO.replace("ENV_LINE", ""))
     project.write("demos/01_a/b_scaled.py", ENV_DEMO.replace("ENV_LINE", f"ENV = {ENV!r}"))
+    project.write("demos/01_a/c_bad.py", ENV_DEMO.replace("ENV_LINE", 'ENV = {"THREADS": 8}'))
     code, output = project.run(jobs=1)  # one worker slot: plain first, JAX already started
+    assert project.status(output, "01_a/c_bad") == (
+        "failed (c_bad.py:6: ENV must be a dict literal of strings)")
+    (project.root / "demos/01_a/c_bad.py").unlink()
+    code, output = project.run(jobs=1)
     assert code == 0, output
     demos = project.manifest["demos"]
     plain, scaled = demos["01_a/a_plain"]["results"], demos["01_a/b_scaled"]["results"]
