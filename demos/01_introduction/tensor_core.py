@@ -22,7 +22,7 @@ from handson.figures import save, style
 
 SEED = 0  # one seed: A, B and C are drawn from it
 N = 4  # a tensor core multiplies 4×4 tiles
-CELL = (0.62, 0.36)  # inches per matrix cell (width, height): a value at 14 pt fits
+CELL = (0.62, 0.34)  # inches per matrix cell (width, height): a value at 14 pt fits
 GAP = 0.55  # inches between a matrix and the operator next to it
 FP16_U = 2.0**-11  # unit roundoff of float16 (half its machine epsilon, 2^-10)
 FP32_U = 2.0**-24  # unit roundoff of float32
