@@ -29,8 +29,9 @@ def test_imagenet_depth_matches_its_sources():
     r = results("imagenet_depth")
     systems = r["systems"]
     # the slide: 16.4% with 8 layers (2012), 3.57% with 152 layers (2015), human 5.1%
-    assert (systems["AlexNet"]["top5_error"], systems["AlexNet"]["layers"], systems["AlexNet"]["year"]) == (16.4, 8, 2012)
-    assert (systems["ResNet"]["top5_error"], systems["ResNet"]["layers"], systems["ResNet"]["year"]) == (3.57, 152, 2015)
+    row = lambda name: (systems[name]["top5_error"], systems[name]["layers"], systems[name]["year"])
+    assert row("AlexNet") == (16.4, 8, 2012)
+    assert row("ResNet") == (3.57, 152, 2015)
     assert (systems["VGG"]["layers"], systems["GoogLeNet"]["layers"]) == (19, 22)
     assert r["human_top5_error"] == 5.1
     # "below a trained human's 5.1%": ResNet is the first winner under it

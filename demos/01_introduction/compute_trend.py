@@ -32,8 +32,10 @@ POINTS = [
 PUBLISHED_MONTHS = 3.43  # the post's "doubling time for line of best fit" (May 2018 version)
 MOORE_MONTHS = 24.0  # Moore's law as the current version of the post states it: 2 years
 CONFIDENCE = 0.95  # two-sided confidence level of the interval
+# points named on the chart
 LABELLED = ("AlexNet", "DQN", "VGG", "ResNets", "Neural Machine Translation", "AlphaGo Zero")
-OFFSETS = {"AlexNet": (0, 14), "Neural Machine Translation": (-8, 0), "AlphaGo Zero": (-8, 0)}  # label nudges, pt
+# label offsets in points, where the default (right of the point) would collide
+OFFSETS = {"AlexNet": (0, 14), "Neural Machine Translation": (-8, 0), "AlphaGo Zero": (-8, 0)}
 FIGSIZE = (8.6, 4.6)  # inches: a full-width figure under a title and one line of text
 
 

@@ -131,7 +131,8 @@ def main(out_dir: Path, sizes: tuple[int, ...] | None = None, dtypes: tuple[str,
             share = f" ({measured[d][n] / peaks[d]:.0%})" if d in peaks else ""
             cells.append(f"{measured[d][n]:.1f}{share}".rjust(18))
         lines.append(f"{n:>6}" + "".join(cells))
-    lines.append("GFLOP/s (share of peak); peak " + ", ".join(f"{d} {peaks[d]:.0f}" for d in dtypes if d in peaks))
+    known = ", ".join(f"{d} {peaks[d]:.0f}" for d in dtypes if d in peaks)
+    lines.append(f"GFLOP/s (share of peak); peak {known or 'unknown'}")
     (out_dir / "throughput.txt").write_text("\n".join(lines) + "\n")
 
     top = max([*peaks.values(), *(max(m.values()) for m in measured.values())])
@@ -146,7 +147,8 @@ def main(out_dir: Path, sizes: tuple[int, ...] | None = None, dtypes: tuple[str,
         for value in sorted(set(peaks[d] for d in dtypes if d in peaks)):  # one line per peak
             names = ", ".join(d for d in dtypes if peaks.get(d) == value)
             ax.axhline(value * scale, color="#444444", ls="--", lw=1.5)
-            ax.text(sizes[0], value * scale, f"peak {names}{estimate}", va="bottom", fontsize=14, color="#444444")
+            ax.text(sizes[0], value * scale, f"peak {names}{estimate}", va="bottom", fontsize=14,
+                    color="#444444")
         ax.set_xscale("log", base=2)
         ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.minorticks_off()
