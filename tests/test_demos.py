@@ -35,6 +35,7 @@ TINY = {
     "initialisation": {"samples": 100},
     "input_normalisation": {"epochs": 2},
     "weight_decay": {"epochs": 2},
+    "matmul_throughput": {"sizes": (32, 64), "repeats": 1},
 }
 DEMO_LIST = discover(DEMOS)
 
