@@ -130,6 +130,7 @@ def main(out_dir: Path) -> dict:
         save(draw(sizes, kernels, sigmoid, np.asarray(z)), out_dir / "network.svg")
 
     return {
+        "argument_kernel_shape": list(with_argument.linear.kernel.shape),  # (in, out)
         "argument_params": argument_table.total,
         "layer_params": layer_table.total,
         "argument_rows": [[row.name, row.type, row.params] for row in argument_table.rows],

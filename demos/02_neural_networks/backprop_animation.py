@@ -194,14 +194,15 @@ def main(out_dir: Path) -> dict:
     act = [np.asarray(a).tolist() for a in activations]
     back = [np.asarray(b).tolist() for b in backward]
 
-    lines = [f"x = {[round(float(v), 6) for v in x]}, y = {TARGET}, loss = {float(loss):.6f}", "",
-             f"{'gradient':<10}{'vjp chain':>12}{'by hand':>12}{'jax.grad':>12}  (Frobenius norms)"]
+    norms = [f"{'gradient':<10}{'vjp chain':>12}{'by hand':>12}{'jax.grad':>12}  (Frobenius norms)"]
     for l, (g, h, a) in enumerate(zip(grads, hand, auto), start=1):
         for name, i in (("W", 0), ("b", 1)):
-            lines.append(f"{f'dL/d{name}{l}':<10}" + "".join(
+            norms.append(f"{f'dL/d{name}{l}':<10}" + "".join(
                 f"{float(jnp.linalg.norm(t[i])):>12.6f}" for t in (g, h, a)))
-    lines += ["", f"max |vjp chain - jax.grad| = {diff_auto:.1e}",
-              f"max |by hand - jax.grad|   = {diff_hand:.1e}"]
+    (out_dir / "backprop_norms.txt").write_text("\n".join(norms) + "\n", encoding="utf-8")  # on a slide
+    lines = [f"x = {[round(float(v), 6) for v in x]}, y = {TARGET}, loss = {float(loss):.6f}", "",
+             *norms, "", f"max |vjp chain - jax.grad| = {diff_auto:.1e}",
+             f"max |by hand - jax.grad|   = {diff_hand:.1e}"]
     (out_dir / "backprop.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     frames = []
@@ -214,6 +215,7 @@ def main(out_dir: Path) -> dict:
 
     return {
         "frames": len(frames),
+        "layers": [int(linears[0].kernel.shape[0])] + [int(l.kernel.shape[1]) for l in linears],
         "input": [round(float(v), 6) for v in x],
         "target": TARGET,
         "output": float(activations[-1][0]),

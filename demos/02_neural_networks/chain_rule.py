@@ -164,12 +164,12 @@ def main(out_dir: Path) -> dict:
 
     diffs = [abs(float(tiny_hand[k]) - float(tiny_jax[k])) for k in tiny_params]
     diffs += [abs(float(hand[k]) - float(auto[k])) for k in params]
+    two_neuron = table("z1 = w1·x + b1, a1 = σ(z1), z2 = w2·a1 + b2, L = ½(y − z2)²\n"
+                       + ", ".join(f"{k} = {float(p):.1f}" for k, p in params.items()), hand, auto)
+    (out_dir / "two_neuron.txt").write_text(two_neuron + "\n", encoding="utf-8")  # on a slide
     (out_dir / "chain_rule.txt").write_text(
         table(f"z = w1·x, q = w2·z, L = ½(y − q)²   (x = {x:.1f}, y = {y:.1f})",
-              tiny_hand, tiny_jax) + "\n\n"
-        + table("z1 = w1·x + b1, a1 = σ(z1), z2 = w2·a1 + b2, L = ½(y − z2)²\n"
-                + ", ".join(f"{k} = {float(p):.1f}" for k, p in params.items()), hand, auto)
-        + "\n", encoding="utf-8")
+              tiny_hand, tiny_jax) + "\n\n" + two_neuron + "\n", encoding="utf-8")
     with style():
         fig = draw_graph(float(x), float(y), {k: float(p) for k, p in params.items()},
                          {k: float(val) for k, val in v.items()},

@@ -61,6 +61,13 @@ def draw(sizes: list[int], kernels: list[tuple], biases: list[tuple]) -> Figure:
     return fig
 
 
+def reveal_steps(table) -> list[str]:
+    """The summary cut into one piece per row: header + row 1, then rule + row k, the last
+    piece with the totals. Joined, they are the whole table."""
+    cuts = [0, *table.row_lines[:-1], len(table.lines)]  # row k ends on line row_lines[k - 1]
+    return ["".join(table.lines[a:b]) for a, b in zip(cuts, cuts[1:])]
+
+
 def main(out_dir: Path) -> dict:
     model_key = jax.random.key(SEED)
     model = mlp(nnx.Rngs(model_key))
@@ -68,7 +75,10 @@ def main(out_dir: Path) -> dict:
     # --8<-- [start:summary]
     table = summary(model, input_shape=(3,))  # like Keras's model.summary()
     # --8<-- [end:summary]
-    table.write(out_dir / "summary.txt", reveal=True)  # + summary_1.txt ... one more row each
+    table.write(out_dir / "summary.txt")
+    steps = reveal_steps(table)
+    for k, text in enumerate(steps, start=1):  # the slide shows one more file at each step
+        (out_dir / f"summary_step_{k}.txt").write_text(text)
 
     kernels = [tuple(layer.kernel.shape) for layer in model.layers]  # (in, out) per layer
     biases = [tuple(layer.bias.shape) for layer in model.layers]  # (out,)
@@ -86,6 +96,7 @@ def main(out_dir: Path) -> dict:
         "kernel_shapes": [list(shape) for shape in kernels],
         "bias_shapes": [list(shape) for shape in biases],
         "summary_row_lines": table.row_lines,
+        "summary_steps": len(steps),  # summary_step_1.txt ... summary_step_<n>.txt
     }
 
 

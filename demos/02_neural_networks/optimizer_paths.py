@@ -26,6 +26,7 @@ ANGLE = np.pi / 9  # tilt of the valley's long axis (radians)
 CURVATURES = (1.0, 100.0)  # second derivatives along and across the valley
 START = (-3.5, -2.1)  # starting point θ0, the same for every optimizer
 LEARNING_RATE = 0.018  # gradient descent and momentum (stable below 2 / 100)
+LARGER_LEARNING_RATE = 0.021  # the exercise: gradient descent just above the limit 2 / 100
 MOMENTUM = 0.9  # optax.sgd(momentum=...)
 ADAM_LEARNING_RATE = 0.3  # Adam's step size, in parameter units
 STEPS = 300  # optimizer steps per run at full budget
@@ -120,6 +121,20 @@ def plot_losses(losses: dict, hits: dict) -> Figure:
     return fig
 
 
+def plot_larger(losses: dict) -> Figure:
+    """Gradient descent at the two learning rates of the exercise, loss against step."""
+    fig = Figure(figsize=(10, 3.8))
+    ax = fig.add_subplot()
+    for (rate, curve), color in zip(losses.items(), ("#0368bb", "#c20d4f")):
+        ax.plot(np.arange(len(curve)), curve, color=color, lw=2.5, label=f"learning rate {rate:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend(loc="center left")
+    fig.tight_layout()
+    return fig
+
+
 def main(out_dir: Path, steps: int = STEPS) -> dict:
     loss_fn = loss_surface()
     start = jnp.array(START, jnp.float32)
@@ -133,6 +148,13 @@ def main(out_dir: Path, steps: int = STEPS) -> dict:
     with style():
         save(plot_paths(loss_fn, paths), out_dir / "optimizer_paths.svg")
         save(plot_losses(losses, hits), out_dir / "optimizer_losses.svg")
+
+    # the exercise: the same gradient descent with a learning rate above 2 / largest curvature
+    _, larger = descend(loss_fn, optax.sgd(LARGER_LEARNING_RATE), steps)(start)
+    larger = np.asarray(larger, np.float64)
+    with style():
+        save(plot_larger({LEARNING_RATE: losses["gradient descent"], LARGER_LEARNING_RATE: larger}),
+             out_dir / "larger_learning_rate.svg")
 
     keys = {"gradient descent": "gd", "momentum": "momentum", "Adam": "adam"}
     final = {keys[n]: float(loss_fn(jnp.asarray(p[-1]))) for n, p in paths.items()}
@@ -149,6 +171,13 @@ def main(out_dir: Path, steps: int = STEPS) -> dict:
         "momentum": MOMENTUM,
         "adam_learning_rate": ADAM_LEARNING_RATE,
         "curvatures": list(CURVATURES),
+        "stable_below": 2 / max(CURVATURES),
+        "larger": {
+            "learning_rate": LARGER_LEARNING_RATE,
+            "factor": abs(1 - LARGER_LEARNING_RATE * max(CURVATURES)),  # per step, across the valley
+            "loss_at_step": float(larger[min(AT_STEP, steps - 1)]),
+            "growth_per_step": float(larger[-1] / larger[-2]),  # measured, at the last step
+        },
     }
 
 

@@ -91,6 +91,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         "epochs": len(history.train_loss),
         "n_train": len(train[0]),
         "n_val": len(val[0]),
+        "image_side": int(np.sqrt(train[0].shape[1])),  # 64 pixels = 8×8
         "params": table.total,
         "steps_per_epoch": len(train[0]) // BATCH_SIZE,
         "final_train_loss": history.train_loss[-1],

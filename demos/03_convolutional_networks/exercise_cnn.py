@@ -177,6 +177,13 @@ def main(out_dir: Path) -> dict:
         "same_params": n_params(module) == n_params(model),
         "module_output_shape": list(module_out.shape[1:]),
         "summary_row_lines": table.row_lines,
+        # the exercise's wording, read from the model: (k, k, c_in, c_out) per convolution
+        "input_shape": list(INPUT_SHAPE),
+        "kernel_shapes": [list(conv.kernel.shape) for conv in convs],
+        "paddings": [conv.padding for conv in convs],
+        "pool_window": list(pool.keywords["window_shape"]),
+        "pool_strides": list(pool.keywords["strides"]),
+        "dense_kernel_shape": list(model.layers[-1].kernel.shape),
     }
 
 
