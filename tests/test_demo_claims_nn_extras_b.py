@@ -62,7 +62,7 @@ def test_backprop_animation():
     assert norms["output"] > norms["hidden2"] > norms["hidden1"] > norms["input"] > 0
     rows = (outputs("backprop_animation") / "backprop_norms.txt").read_text().splitlines()
     assert len(rows) == 1 + 2 * (len(layers) - 1)  # header + dL/dW and dL/db per layer
-    assert [s for s in snippets(by_name("02_neural_networks")["network-update"]) if ".txt" in s] == \
+    assert [s for s in snippets(by_name("02_neural_networks")["network-update-code"]) if ".txt" in s] == \
         ["slides/_generated/02_neural_networks/backprop_animation/backprop_norms.txt"]
 
 

@@ -144,7 +144,7 @@ def draw(frame: int, activations: list, backward: list, kernel_norms: list, loss
                         alpha=0.8 if active else 0.35, zorder=1)
         if going_back and k + 1 >= current:  # δ of layer k + 1 known, so is ∂L/∂W
             ax.text((k + 0.5) * gap, 3.45, rf"$\|\partial L/\partial W^{k + 1}\|$ = "
-                    + fmt(kernel_norms[k]), ha="center", va="center", fontsize=16, color=RED)
+                    + fmt(kernel_norms[k]), ha="center", va="center", fontsize=17, color=RED)
     for k, column in enumerate(ys):
         for i, y_node in enumerate(column):
             if k in back_cols:
@@ -164,9 +164,9 @@ def draw(frame: int, activations: list, backward: list, kernel_norms: list, loss
         ax.text(out_x, -0.45, f"L = {loss:.3f}", ha="left", va="center", fontsize=17, color=BLUE)
     ax.text(-1.1, 4.4, CAPTIONS[frame], ha="left", va="center", fontsize=19)
     ax.text(13.5, 4.4, f"{'backward' if going_back else 'forward'} {frame % n_cols + 1}/{n_cols}",
-            ha="right", va="center", fontsize=16, color=RED if going_back else BLUE)
+            ha="right", va="center", fontsize=17, color=RED if going_back else BLUE)
     ax.text(-1.1, -4.1, r"blue: values $a$ (forward)    red: cotangents $\delta = \partial L/\partial z$"
-            r" (backward)", ha="left", va="center", fontsize=15, color=GREY)
+            r" (backward)", ha="left", va="center", fontsize=17, color=GREY)
     return fig
 
 

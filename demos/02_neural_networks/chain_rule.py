@@ -35,8 +35,9 @@ def tiny_hand_grads(params: dict, x, y) -> dict:
     z = params["w1"] * x
     q = params["w2"] * z
     dq = q - y  # dL/dq for L = ½(y − q)²
-    return {"w1": dq * params["w2"] * x,  # dL/dq · dq/dz · dz/dw1
-            "w2": dq * z}  # dL/dq · dq/dw2
+    dw1 = dq * params["w2"] * x  # · dq/dz · dz/dw1
+    dw2 = dq * z  # · dq/dw2
+    return {"w1": dw1, "w2": dw2}
 # --8<-- [end:tiny]
 
 
@@ -52,7 +53,7 @@ def forward(params: dict, x, y) -> dict:
 
 @jax.jit
 def backward(params: dict, x, y, v: dict) -> dict:
-    """dL/d(every node), from the loss back to the input: one local derivative per step."""
+    """dL/d(every node), from the loss back: one local derivative per step."""
     dz2 = v["z2"] - y  # L = ½(y − z2)²
     da1 = dz2 * params["w2"]  # z2 = w2·a1 + b2
     dz1 = da1 * v["a1"] * (1 - v["a1"])  # a1 = σ(z1), σ' = σ(1 − σ)

@@ -4,6 +4,8 @@ Three `nnx.Linear` layers, as the original Keras `Dense(4, input_dim=3)`, `Dense
 (no activation yet: that comes next). Each layer holds a kernel W of shape (in, out) and a bias b
 of shape (out,) (not (4, 1)): (3+1)·4 = 16, (4+1)·4 = 20 and (4+1)·1 = 5 parameters, 41 in
 total, all trainable. The diagram's node counts and shapes are read from the model's kernels.
+The summary is also written cut into one file per row (summary_step_1.txt, ...), so a slide
+can reveal it row by row and stays in step with the model.
 """
 
 from pathlib import Path
@@ -25,8 +27,8 @@ GREY = "#444444"  # edges and annotations
 # --8<-- [start:model]
 def mlp(rngs: nnx.Rngs) -> nnx.Sequential:
     return nnx.Sequential(
-        nnx.Linear(3, 4, rngs=rngs),  # 3 inputs -> 4 hidden units
-        nnx.Linear(4, 4, rngs=rngs),  # -> 4 hidden units
+        nnx.Linear(3, 4, rngs=rngs),  # 3 inputs -> 4 units
+        nnx.Linear(4, 4, rngs=rngs),  # -> 4 units
         nnx.Linear(4, 1, rngs=rngs),  # -> 1 output
     )
 # --8<-- [end:model]

@@ -50,7 +50,7 @@ def loss_fn(model, x, y):
 
 
 def draw(panels: list[dict], x: np.ndarray, y: np.ndarray) -> Figure:
-    fig = Figure(figsize=(9.5, 4.6))
+    fig = Figure(figsize=(9, 4.3))
     axes = fig.subplots(1, len(panels))
     u = np.linspace(-0.5, 1.5, GRID)
     for ax, panel in zip(axes, panels):
@@ -61,7 +61,7 @@ def draw(panels: list[dict], x: np.ndarray, y: np.ndarray) -> Figure:
         for label in (0, 1):
             ax.scatter(*x[y == label].T, s=260, color=COLORS[label], edgecolor="white", lw=2,
                        zorder=3, label=f"class {label}")
-        ax.set_title(f"{panel['title']}: loss {panel['loss']:.3f}\n{panel['verdict']}", fontsize=17)
+        ax.set_title(f"{panel['title']}\nloss {panel['loss']:.3f}\n{panel['verdict']}", fontsize=16)
         ax.set_xticks([0, 1])
         ax.set_yticks([0, 1])
         ax.grid(False)

@@ -5,8 +5,13 @@ padding ('VALID') gives 5×5 (25 frames); over a 5×5 input with same padding, p
 it gives 5×5 (25 frames); with stride 2 and same padding, 3×3 (9 frames). The shaded
 footprint of each frame is where the gradient of that output cell with respect to the padded
 input is non-zero: in every frame it is exactly the 3×3 window at (r·s, c·s) (max difference
-0). On a 6×6 input with stride 2, 'SAME' pads (0, 1): the extra row and column go at the end.
-Each layer has 3·3·1·1 + 1 = 10 parameters.
+0). A third GIF puts stride 1 and stride 2 side by side at the same scale: the stride-2 layer
+computes only the 9 of 25 cells where the stride-1 window starts on an even row and column, and
+its output is the stride-1 output with every other row and column dropped (difference 0). On a
+6×6 input with stride 2, 'SAME' pads (0, 1): the extra row and column go at the end; with
+stride 1 the same input gets (1, 1). Each layer has 3·3·1·1 + 1 = 10 parameters. The exercise
+(choose a stride): a 28×28 map and a 3×3 kernel give 28, 14, 10 with 'SAME' at strides 1, 2, 3,
+and 26, 13, 9 with 'VALID', so stride 2 halves it.
 """
 
 from pathlib import Path
@@ -47,13 +52,13 @@ BLUE, CYAN = "#268bd2", "#2aa198"  # Solarized blue (input) and cyan (output)
 
 # --8<-- [start:conv]
 def conv(x, kernel, stride: int, padding):
-    """The real 2-D convolution: NHWC input, HWIO kernel, as `nnx.Conv` calls it."""
+    """The real 2-D convolution, NHWC input and HWIO kernel, as in `nnx.Conv`."""
     return lax.conv_general_dilated(x, kernel, (stride, stride), padding,
                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 def footprints(x_padded, kernel, stride: int):
-    """For each output cell, top row first: where d out[r, c] / d x_padded is non-zero."""
+    """For each output cell, top row first: where d out[r, c] / d x_padded ≠ 0."""
     o = conv(x_padded, kernel, stride, "VALID").shape[1]
 
     def one(r, c):  # the receptive field of one output cell, computed by autodiff

@@ -7,8 +7,8 @@ the next cell of the 6×6 output ('VALID': the kernel must fit inside, 8 − 3 +
 comes from one real `lax.conv_general_dilated` call; every cell equals the window-times-kernel
 sum written out in NumPy (difference 0). Positive cells (red) are where the digit gets darker
 from left to right (its left edge), negative cells (blue) where it gets lighter (its right
-edge). 36 frames, one per output cell; four of them (1, 6, 18 and 36 cells filled) are also
-saved as numbered frames.
+edge). 36 frames, one per output cell; two of them (the first row, then all 36 cells) are
+also saved as numbered frames.
 """
 
 from pathlib import Path
@@ -30,10 +30,10 @@ from handson.figures import style
 
 DIGIT = 0  # index in load_digits (its first sample, a 0)
 SOBEL = ((-1, 0, 1), (-2, 0, 2), (-1, 0, 1))  # weights: responds to vertical edges
-DPI = 80  # frames of at most 12 × 4.4 in = 960 × 352 px
+DPI = 80  # frames of 12 × 3.4 in = 960 × 272 px
 MS_PER_FRAME = 600  # GIF speed
 COLORS = 128  # GIF palette size
-KEY_FRAMES = 4  # numbered frames saved for a step-by-step reveal: first cell ... last cell
+KEY_FRAMES = 2  # numbered frames saved for a step-by-step reveal: first row, all cells
 RED = "#c20d4f"  # the window and the current output cell
 
 
@@ -53,9 +53,9 @@ class Drawing:
     def __init__(self, image: np.ndarray, kernel: np.ndarray, output: np.ndarray):
         self.output = output
         k, o = len(kernel), len(output)
-        self.fig = Figure(figsize=(12, 4.4), dpi=DPI)
+        self.fig = Figure(figsize=(12, 3.4), dpi=DPI)
         axes = self.fig.subplots(1, 3, width_ratios=(8, 3, 6))
-        self.fig.subplots_adjust(left=0.01, right=0.99, top=0.88, bottom=0.02, wspace=0.25)
+        self.fig.subplots_adjust(left=0.01, right=0.99, top=0.86, bottom=0.02, wspace=0.25)
         ax_in, ax_k, self.ax_out = axes
         ax_in.imshow(image, cmap="Greys", vmin=0, vmax=16)
         for (r, c), v in np.ndenumerate(image):
@@ -129,8 +129,8 @@ def main(out_dir: Path) -> dict:
     images = palette_frames(frames)
     images[0].save(out_dir / "conv_sliding.gif", save_all=True, append_images=images[1:],
                    duration=MS_PER_FRAME, loop=0, optimize=False)
-    # a few numbered frames for a step-by-step reveal: the first cell, the first row, half, all
-    key = [0, o - 1, o * o // 2 - 1, o * o - 1][:KEY_FRAMES]
+    # numbered frames for a step-by-step reveal: the first row done, then every cell
+    key = [o - 1, o * o - 1][:KEY_FRAMES]
     for number, index in enumerate(key):
         images[index].save(out_dir / f"conv_sliding_{number}.png", optimize=False)
 

@@ -135,7 +135,7 @@ def draw_pooling(array: np.ndarray, pooled: np.ndarray) -> Figure:
 
 
 def draw_relu(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> Figure:
-    fig = Figure(figsize=(6.5, 4.5))
+    fig = Figure(figsize=(4.6, 3.4))  # shown at half width
     ax = fig.add_subplot()
     ax.plot(x, y, color=BLUE, label="relu(x) = max(0, x)")
     ax.plot(x, dy, color=GREEN, ls="--", label="derivative (jax.grad)")

@@ -4,14 +4,17 @@ One real run: scikit-learn's 1,797 8×8 digits, resized to 32×32 with `jax.imag
 in [0, 1]). A seeded split keeps 20% as a test set used neither for training nor for choosing
 the epoch, and holds out 30% of the rest for validation: 1,007 to train on, 431 to validate,
 359 to test. The exercise CNN (47,645 parameters) trains with adam at learning rate
-0.01 / (1 + 0.001·t) after t steps (what Keras's `decay` did; 0.0071 after 13 epochs), softmax
-cross-entropy, batches of 32. Early stopping (patience 5) ends the run at epoch 13 and keeps
-epoch 8, the lowest validation loss (0.119, validation accuracy 97.2%); test accuracy 98.1%.
+0.01 / (1 + 0.001·t) after t steps (what Keras's `decay` did; 0.0063 after 19 epochs), softmax
+cross-entropy, batches of 32. Early stopping (patience 5) ends the run at epoch 19 and keeps
+epoch 14, the lowest validation loss (0.094, validation accuracy 97.2%); test accuracy 97.5%,
+9 mistakes on 359 test digits and no (true, predicted) pair more than once (confusion matrix).
 That state is saved with orbax and reloaded into a fresh abstract model: identical predictions
-(max difference 0). The ten learned 5×5 first-layer filters moved about 50% (in norm) from their
+(max difference 0). The ten learned 5×5 first-layer filters moved about 56% (in norm) from their
 random start; for one test digit their ReLU feature maps respond to strokes of the digit, and
-3 of the 10 maps are zero for every test and every training digit: ReLU silenced those filters,
-so no gradient reaches them any more.
+3 of the 10 maps are zero for every test and every training digit. None was at initialisation,
+and the gradient of the training loss reaching those 3 filters is exactly 0 (every other filter
+gets at least 0.019): they went silent during training and cannot come back. What silenced them
+is not measured here.
 """
 
 import tempfile
@@ -106,7 +109,7 @@ def filter_gradients(graphdef, state, x, y):
 
 def plot_training(history, best_epoch: int, max_epochs: int) -> Figure:
     epochs = np.arange(1, len(history.train_loss) + 1)
-    fig = Figure(figsize=(12.8, 3.7))
+    fig = Figure(figsize=(10, 3.6))
     ax, ax_lr = fig.subplots(1, 2, width_ratios=(1.6, 1))
     ax.plot(epochs, history.train_loss, "-o", ms=4, label="train loss")
     ax.plot(epochs, history.val_loss, "-o", ms=4, label="validation loss")
@@ -302,6 +305,10 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         "dead_grad_max": float(grad_norms[dead].max()) if dead.any() else 0.0,  # gradient they get
         "live_grad_min": float(grad_norms[~dead].min()),  # the smallest any other filter gets
         "image_size": SIZE,
+        # the trained model's weight shapes and count: the exercise network's
+        "kernel_shapes": [list(layer.kernel.shape) for layer in model.layers
+                          if isinstance(layer, (nnx.Conv, nnx.Linear))],
+        "params": int(sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param)))),
         "test_fraction": TEST_FRACTION,
         "val_fraction": VAL_FRACTION,
         "confusion": confusion.tolist(),  # rows: true digit, columns: predicted digit
