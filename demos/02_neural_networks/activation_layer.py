@@ -31,9 +31,7 @@ GLYPH_RANGE = 5.0  # the activation glyphs plot g(z) for z in [-5, 5]
 
 
 # --8<-- [start:argument]
-class Dense(nnx.Module):
-    """A linear layer that applies its activation."""
-
+class Dense(nnx.Module):  # a linear layer that applies its activation
     def __init__(self, din, dout, activation, rngs):
         self.linear = nnx.Linear(din, dout, rngs=rngs)
         self.activation = activation  # a function
@@ -51,7 +49,7 @@ def argument_style(rngs: nnx.Rngs) -> Dense:
 def layer_style(rngs: nnx.Rngs) -> nnx.Sequential:
     return nnx.Sequential(
         nnx.Linear(3, 4, rngs=rngs),
-        nnx.tanh,  # a step of its own, like Keras's Activation('tanh')
+        nnx.tanh,  # a step of its own, like Keras's Activation
     )
 # --8<-- [end:layer]
 
@@ -71,7 +69,7 @@ def glyph(ax, center, radius, curve: np.ndarray, color):
 
 
 def draw(sizes: list[int], kernels: list[tuple], sigmoid: np.ndarray, identity: np.ndarray) -> Figure:
-    fig = Figure(figsize=(10, 6))
+    fig = Figure(figsize=(9, 5.2))
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_aspect("equal")
@@ -130,6 +128,7 @@ def main(out_dir: Path) -> dict:
         save(draw(sizes, kernels, sigmoid, np.asarray(z)), out_dir / "network.svg")
 
     return {
+        "argument_kernel_shape": list(with_argument.linear.kernel.shape),  # (in, out)
         "argument_params": argument_table.total,
         "layer_params": layer_table.total,
         "argument_rows": [[row.name, row.type, row.params] for row in argument_table.rows],

@@ -24,8 +24,9 @@ BLUE, GREEN = "#0368bb", "#0b794b"  # function, derivative
 
 # --8<-- [start:grad]
 def derivative(f):
-    """f'(x) at every point of an array: grad of the scalar f, mapped by vmap, compiled by jit."""
-    return jax.jit(jax.vmap(jax.grad(f)))
+    """f'(x) at every point of an array x."""
+    return jax.jit(jax.vmap(jax.grad(f)))  # grad of a scalar f, mapped over x
+# --8<-- [end:grad]
 
 
 def activations() -> dict:
@@ -36,13 +37,12 @@ def activations() -> dict:
         "tanh": (jnp.tanh, (-5.0, 5.0), lambda x: 1 - jnp.tanh(x) ** 2),
         "ReLU": (jax.nn.relu, (-2.0, 2.0), lambda x: jnp.where(x > 0, 1.0, 0.0)),
     }
-# --8<-- [end:grad]
 
 
 def main(out_dir: Path) -> dict:
     errors = {}
     with style():
-        fig = Figure(figsize=(13, 4.5))
+        fig = Figure(figsize=(10, 3.6))
         axes = fig.subplots(1, 3)
         for ax, (name, (f, (lo, hi), closed_form)) in zip(axes, activations().items()):
             x = jnp.linspace(lo, hi, N_POINTS)

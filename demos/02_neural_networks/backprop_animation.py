@@ -144,7 +144,7 @@ def draw(frame: int, activations: list, backward: list, kernel_norms: list, loss
                         alpha=0.8 if active else 0.35, zorder=1)
         if going_back and k + 1 >= current:  # δ of layer k + 1 known, so is ∂L/∂W
             ax.text((k + 0.5) * gap, 3.45, rf"$\|\partial L/\partial W^{k + 1}\|$ = "
-                    + fmt(kernel_norms[k]), ha="center", va="center", fontsize=16, color=RED)
+                    + fmt(kernel_norms[k]), ha="center", va="center", fontsize=17, color=RED)
     for k, column in enumerate(ys):
         for i, y_node in enumerate(column):
             if k in back_cols:
@@ -164,9 +164,9 @@ def draw(frame: int, activations: list, backward: list, kernel_norms: list, loss
         ax.text(out_x, -0.45, f"L = {loss:.3f}", ha="left", va="center", fontsize=17, color=BLUE)
     ax.text(-1.1, 4.4, CAPTIONS[frame], ha="left", va="center", fontsize=19)
     ax.text(13.5, 4.4, f"{'backward' if going_back else 'forward'} {frame % n_cols + 1}/{n_cols}",
-            ha="right", va="center", fontsize=16, color=RED if going_back else BLUE)
+            ha="right", va="center", fontsize=17, color=RED if going_back else BLUE)
     ax.text(-1.1, -4.1, r"blue: values $a$ (forward)    red: cotangents $\delta = \partial L/\partial z$"
-            r" (backward)", ha="left", va="center", fontsize=15, color=GREY)
+            r" (backward)", ha="left", va="center", fontsize=17, color=GREY)
     return fig
 
 
@@ -194,14 +194,15 @@ def main(out_dir: Path) -> dict:
     act = [np.asarray(a).tolist() for a in activations]
     back = [np.asarray(b).tolist() for b in backward]
 
-    lines = [f"x = {[round(float(v), 6) for v in x]}, y = {TARGET}, loss = {float(loss):.6f}", "",
-             f"{'gradient':<10}{'vjp chain':>12}{'by hand':>12}{'jax.grad':>12}  (Frobenius norms)"]
+    norms = [f"{'gradient':<10}{'vjp chain':>12}{'by hand':>12}{'jax.grad':>12}  (Frobenius norms)"]
     for l, (g, h, a) in enumerate(zip(grads, hand, auto), start=1):
         for name, i in (("W", 0), ("b", 1)):
-            lines.append(f"{f'dL/d{name}{l}':<10}" + "".join(
+            norms.append(f"{f'dL/d{name}{l}':<10}" + "".join(
                 f"{float(jnp.linalg.norm(t[i])):>12.6f}" for t in (g, h, a)))
-    lines += ["", f"max |vjp chain - jax.grad| = {diff_auto:.1e}",
-              f"max |by hand - jax.grad|   = {diff_hand:.1e}"]
+    (out_dir / "backprop_norms.txt").write_text("\n".join(norms) + "\n", encoding="utf-8")  # on a slide
+    lines = [f"x = {[round(float(v), 6) for v in x]}, y = {TARGET}, loss = {float(loss):.6f}", "",
+             *norms, "", f"max |vjp chain - jax.grad| = {diff_auto:.1e}",
+             f"max |by hand - jax.grad|   = {diff_hand:.1e}"]
     (out_dir / "backprop.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     frames = []
@@ -214,6 +215,7 @@ def main(out_dir: Path) -> dict:
 
     return {
         "frames": len(frames),
+        "layers": [int(linears[0].kernel.shape[0])] + [int(l.kernel.shape[1]) for l in linears],
         "input": [round(float(v), 6) for v in x],
         "target": TARGET,
         "output": float(activations[-1][0]),

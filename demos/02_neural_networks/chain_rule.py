@@ -35,8 +35,9 @@ def tiny_hand_grads(params: dict, x, y) -> dict:
     z = params["w1"] * x
     q = params["w2"] * z
     dq = q - y  # dL/dq for L = ½(y − q)²
-    return {"w1": dq * params["w2"] * x,  # dL/dq · dq/dz · dz/dw1
-            "w2": dq * z}  # dL/dq · dq/dw2
+    dw1 = dq * params["w2"] * x  # · dq/dz · dz/dw1
+    dw2 = dq * z  # · dq/dw2
+    return {"w1": dw1, "w2": dw2}
 # --8<-- [end:tiny]
 
 
@@ -52,7 +53,7 @@ def forward(params: dict, x, y) -> dict:
 
 @jax.jit
 def backward(params: dict, x, y, v: dict) -> dict:
-    """dL/d(every node), from the loss back to the input: one local derivative per step."""
+    """dL/d(every node), from the loss back: one local derivative per step."""
     dz2 = v["z2"] - y  # L = ½(y − z2)²
     da1 = dz2 * params["w2"]  # z2 = w2·a1 + b2
     dz1 = da1 * v["a1"] * (1 - v["a1"])  # a1 = σ(z1), σ' = σ(1 − σ)
@@ -164,12 +165,12 @@ def main(out_dir: Path) -> dict:
 
     diffs = [abs(float(tiny_hand[k]) - float(tiny_jax[k])) for k in tiny_params]
     diffs += [abs(float(hand[k]) - float(auto[k])) for k in params]
+    two_neuron = table("z1 = w1·x + b1, a1 = σ(z1), z2 = w2·a1 + b2, L = ½(y − z2)²\n"
+                       + ", ".join(f"{k} = {float(p):.1f}" for k, p in params.items()), hand, auto)
+    (out_dir / "two_neuron.txt").write_text(two_neuron + "\n", encoding="utf-8")  # on a slide
     (out_dir / "chain_rule.txt").write_text(
         table(f"z = w1·x, q = w2·z, L = ½(y − q)²   (x = {x:.1f}, y = {y:.1f})",
-              tiny_hand, tiny_jax) + "\n\n"
-        + table("z1 = w1·x + b1, a1 = σ(z1), z2 = w2·a1 + b2, L = ½(y − z2)²\n"
-                + ", ".join(f"{k} = {float(p):.1f}" for k, p in params.items()), hand, auto)
-        + "\n", encoding="utf-8")
+              tiny_hand, tiny_jax) + "\n\n" + two_neuron + "\n", encoding="utf-8")
     with style():
         fig = draw_graph(float(x), float(y), {k: float(p) for k, p in params.items()},
                          {k: float(val) for k, val in v.items()},

@@ -67,7 +67,7 @@ def logit(q: np.ndarray) -> np.ndarray:
 
 
 def draw(q, losses: dict, grads: dict, marks: dict) -> Figure:
-    fig = Figure(figsize=(13, 5))
+    fig = Figure(figsize=(10.5, 4.2))
     left, right = fig.subplots(1, 2)
     names = {"cross_entropy": "cross-entropy", "squared_error": "squared error ½(y − q)²"}
     for i, key in enumerate(names):

@@ -51,7 +51,7 @@ def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def plot(histories: dict, steps_per_epoch: dict) -> Figure:
-    fig = Figure(figsize=(13, 5))
+    fig = Figure(figsize=(10, 4))
     by_epoch, by_update = fig.subplots(1, 2, sharey=True)
     for color, (batch_size, history) in zip(COLORS, histories.items()):
         epochs = np.arange(1, len(history.val_loss) + 1)

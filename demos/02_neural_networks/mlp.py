@@ -4,6 +4,8 @@ Three `nnx.Linear` layers, as the original Keras `Dense(4, input_dim=3)`, `Dense
 (no activation yet: that comes next). Each layer holds a kernel W of shape (in, out) and a bias b
 of shape (out,) (not (4, 1)): (3+1)·4 = 16, (4+1)·4 = 20 and (4+1)·1 = 5 parameters, 41 in
 total, all trainable. The diagram's node counts and shapes are read from the model's kernels.
+The summary is also written cut into one file per row (summary_step_1.txt, ...), so a slide
+can reveal it row by row and stays in step with the model.
 """
 
 from pathlib import Path
@@ -25,8 +27,8 @@ GREY = "#444444"  # edges and annotations
 # --8<-- [start:model]
 def mlp(rngs: nnx.Rngs) -> nnx.Sequential:
     return nnx.Sequential(
-        nnx.Linear(3, 4, rngs=rngs),  # 3 inputs -> 4 hidden units
-        nnx.Linear(4, 4, rngs=rngs),  # -> 4 hidden units
+        nnx.Linear(3, 4, rngs=rngs),  # 3 inputs -> 4 units
+        nnx.Linear(4, 4, rngs=rngs),  # -> 4 units
         nnx.Linear(4, 1, rngs=rngs),  # -> 1 output
     )
 # --8<-- [end:model]
@@ -61,6 +63,13 @@ def draw(sizes: list[int], kernels: list[tuple], biases: list[tuple]) -> Figure:
     return fig
 
 
+def reveal_steps(table) -> list[str]:
+    """The summary cut into one piece per row: header + row 1, then rule + row k, the last
+    piece with the totals. Joined, they are the whole table."""
+    cuts = [0, *table.row_lines[:-1], len(table.lines)]  # row k ends on line row_lines[k - 1]
+    return ["".join(table.lines[a:b]) for a, b in zip(cuts, cuts[1:])]
+
+
 def main(out_dir: Path) -> dict:
     model_key = jax.random.key(SEED)
     model = mlp(nnx.Rngs(model_key))
@@ -68,7 +77,10 @@ def main(out_dir: Path) -> dict:
     # --8<-- [start:summary]
     table = summary(model, input_shape=(3,))  # like Keras's model.summary()
     # --8<-- [end:summary]
-    table.write(out_dir / "summary.txt", reveal=True)  # + summary_1.txt ... one more row each
+    table.write(out_dir / "summary.txt")
+    steps = reveal_steps(table)
+    for k, text in enumerate(steps, start=1):  # the slide shows one more file at each step
+        (out_dir / f"summary_step_{k}.txt").write_text(text)
 
     kernels = [tuple(layer.kernel.shape) for layer in model.layers]  # (in, out) per layer
     biases = [tuple(layer.bias.shape) for layer in model.layers]  # (out,)
@@ -86,6 +98,7 @@ def main(out_dir: Path) -> dict:
         "kernel_shapes": [list(shape) for shape in kernels],
         "bias_shapes": [list(shape) for shape in biases],
         "summary_row_lines": table.row_lines,
+        "summary_steps": len(steps),  # summary_step_1.txt ... summary_step_<n>.txt
     }
 
 

@@ -26,8 +26,9 @@ BLUE, RED, GREY = "#0368bb", "#c20d4f", "#444444"  # positive weight, negative w
 
 
 # --8<-- [start:layer]
-def linear_layer(x: jax.Array, key: jax.Array) -> tuple[nnx.Linear, jax.Array]:
-    layer = nnx.Linear(3, 4, rngs=nnx.Rngs(key))  # 4 neurons, each with 3 weights and a bias
+def linear_layer(x: jax.Array, key) -> tuple[nnx.Linear, jax.Array]:
+    # 4 neurons, each with 3 weights and a bias
+    layer = nnx.Linear(3, 4, rngs=nnx.Rngs(key))
     y = layer(x)  # (3,) @ kernel (3, 4) + bias (4,) -> (4,)
     return layer, y
 # --8<-- [end:layer]

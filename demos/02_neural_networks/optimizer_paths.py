@@ -7,7 +7,9 @@ crawls along the flat floor: loss 0.006 after 200 steps, below 1e-3 only at step
 Momentum 0.9 with the same learning rate gathers speed along the valley, overshoots the
 minimum and swings back, and gets below 1e-3 at step 94; Adam (step size 0.3) scales each
 coordinate by its own gradient history and gets there at step 79. Each run is 300 optax
-updates in one jitted `lax.scan`.
+updates in one jitted `lax.scan`. The exercise: at learning rate 0.021, just above 2/100, each
+step multiplies the distance across the valley by |1 − 0.021·100| = 1.1, so the loss grows
+×1.21 per step (1.1e18 after 200 steps): gradient descent diverges.
 """
 
 from pathlib import Path
@@ -26,6 +28,7 @@ ANGLE = np.pi / 9  # tilt of the valley's long axis (radians)
 CURVATURES = (1.0, 100.0)  # second derivatives along and across the valley
 START = (-3.5, -2.1)  # starting point θ0, the same for every optimizer
 LEARNING_RATE = 0.018  # gradient descent and momentum (stable below 2 / 100)
+LARGER_LEARNING_RATE = 0.021  # the exercise: gradient descent just above the limit 2 / 100
 MOMENTUM = 0.9  # optax.sgd(momentum=...)
 ADAM_LEARNING_RATE = 0.3  # Adam's step size, in parameter units
 STEPS = 300  # optimizer steps per run at full budget
@@ -79,7 +82,7 @@ def descend(loss_fn, tx, steps: int):
 
 def plot_paths(loss_fn, paths: dict) -> Figure:
     (x0, x1), (y0, y1) = WINDOW
-    fig = Figure(figsize=(7, 4.6))  # shown at half width
+    fig = Figure(figsize=(5.2, 4.0))  # shown at half width
     ax = fig.add_subplot()
     u, v = np.meshgrid(np.linspace(x0, x1, 261), np.linspace(y0, y1, 161))
     grid = jnp.stack([u.ravel(), v.ravel()], axis=1)
@@ -105,7 +108,7 @@ def plot_paths(loss_fn, paths: dict) -> Figure:
 
 
 def plot_losses(losses: dict, hits: dict) -> Figure:
-    fig = Figure(figsize=(8, 5))
+    fig = Figure(figsize=(8, 4))
     ax = fig.add_subplot()
     for name, curve in losses.items():
         ax.plot(np.arange(len(curve)), curve, color=COLORS[name], label=f"{name} ({hits[name]} steps)")
@@ -117,6 +120,20 @@ def plot_losses(losses: dict, hits: dict) -> Figure:
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend(title="steps to reach the dashed line", loc="upper right")
+    return fig
+
+
+def plot_larger(losses: dict) -> Figure:
+    """Gradient descent at the two learning rates of the exercise, loss against step."""
+    fig = Figure(figsize=(10, 3.8))
+    ax = fig.add_subplot()
+    for (rate, curve), color in zip(losses.items(), ("#0368bb", "#c20d4f")):
+        ax.plot(np.arange(len(curve)), curve, color=color, lw=2.5, label=f"learning rate {rate:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend(loc="center left")
+    fig.tight_layout()
     return fig
 
 
@@ -134,6 +151,13 @@ def main(out_dir: Path, steps: int = STEPS) -> dict:
         save(plot_paths(loss_fn, paths), out_dir / "optimizer_paths.svg")
         save(plot_losses(losses, hits), out_dir / "optimizer_losses.svg")
 
+    # the exercise: the same gradient descent with a learning rate above 2 / largest curvature
+    _, larger = descend(loss_fn, optax.sgd(LARGER_LEARNING_RATE), steps)(start)
+    larger = np.asarray(larger, np.float64)
+    with style():
+        save(plot_larger({LEARNING_RATE: losses["gradient descent"], LARGER_LEARNING_RATE: larger}),
+             out_dir / "larger_learning_rate.svg")
+
     keys = {"gradient descent": "gd", "momentum": "momentum", "Adam": "adam"}
     final = {keys[n]: float(loss_fn(jnp.asarray(p[-1]))) for n, p in paths.items()}
     return {
@@ -149,6 +173,13 @@ def main(out_dir: Path, steps: int = STEPS) -> dict:
         "momentum": MOMENTUM,
         "adam_learning_rate": ADAM_LEARNING_RATE,
         "curvatures": list(CURVATURES),
+        "stable_below": 2 / max(CURVATURES),
+        "larger": {
+            "learning_rate": LARGER_LEARNING_RATE,
+            "factor": abs(1 - LARGER_LEARNING_RATE * max(CURVATURES)),  # per step, across the valley
+            "loss_at_step": float(larger[min(AT_STEP, steps - 1)]),
+            "growth_per_step": float(larger[-1] / larger[-2]),  # measured, at the last step
+        },
     }
 
 

@@ -117,6 +117,7 @@ def main(out_dir: Path, frames: int = FRAMES, epochs_per_frame: int = EPOCHS_PER
         save(draw(regions, x, y, epochs[-1], accuracies[-1], dpi=100), out_dir / "playground_final.svg")
 
     params = sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param)))
+    kernels = [layer.kernel.shape for layer in model.layers if isinstance(layer, nnx.Linear)]
     return {
         "frames": len(images),
         "epochs": epochs,
@@ -126,6 +127,7 @@ def main(out_dir: Path, frames: int = FRAMES, epochs_per_frame: int = EPOCHS_PER
         "initial_acc": accuracies[0],
         "points": len(x),
         "params": int(params),
+        "layers": [kernels[0][0]] + [k[1] for k in kernels],  # units per layer, input first
     }
 
 

@@ -32,9 +32,9 @@ EPOCHS = 50  # passes over the training digits at full budget
 # --8<-- [start:model]
 def mlp(rngs: nnx.Rngs) -> nnx.Sequential:
     return nnx.Sequential(
-        nnx.Linear(64, HIDDEN, rngs=rngs),  # 8x8 pixels -> hidden units
+        nnx.Linear(64, HIDDEN, rngs=rngs),  # 8x8 pixels -> hidden
         nnx.relu,
-        nnx.Linear(HIDDEN, 10, rngs=rngs),  # -> one score (logit) per digit class
+        nnx.Linear(HIDDEN, 10, rngs=rngs),  # -> one logit per class
     )
 # --8<-- [end:model]
 
@@ -48,7 +48,7 @@ def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
 
 def plot(history, best_epoch: int) -> tuple[Figure, Figure]:
     epochs = np.arange(1, len(history.train_loss) + 1)
-    loss_fig = Figure()
+    loss_fig = Figure(figsize=(5.4, 3.8))  # shown at half width
     ax = loss_fig.add_subplot()
     ax.plot(epochs, history.train_loss, label="train loss")
     ax.plot(epochs, history.val_loss, label="validation loss")
@@ -77,8 +77,10 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     table.write(out_dir / "summary.txt")
 
     # --8<-- [start:fit]
-    history = fit(model, optax.adam(LEARNING_RATE), loss_fn, train=train, val=val,
-                  epochs=epochs, batch_size=BATCH_SIZE, key=train_key, eval_train=True)
+    history = fit(model, optax.adam(LEARNING_RATE), loss_fn,
+                  train=train, val=val, epochs=epochs,
+                  batch_size=BATCH_SIZE, key=train_key,
+                  eval_train=True)
     # --8<-- [end:fit]
 
     best_epoch = history.best_epoch
@@ -91,6 +93,9 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         "epochs": len(history.train_loss),
         "n_train": len(train[0]),
         "n_val": len(val[0]),
+        "image_side": int(np.sqrt(train[0].shape[1])),  # 64 pixels = 8×8
+        "layers": [int(model.layers[0].kernel.shape[0])]
+        + [int(layer.kernel.shape[1]) for layer in model.layers if isinstance(layer, nnx.Linear)],
         "params": table.total,
         "steps_per_epoch": len(train[0]) // BATCH_SIZE,
         "final_train_loss": history.train_loss[-1],

@@ -5,8 +5,13 @@ padding ('VALID') gives 5×5 (25 frames); over a 5×5 input with same padding, p
 it gives 5×5 (25 frames); with stride 2 and same padding, 3×3 (9 frames). The shaded
 footprint of each frame is where the gradient of that output cell with respect to the padded
 input is non-zero: in every frame it is exactly the 3×3 window at (r·s, c·s) (max difference
-0). On a 6×6 input with stride 2, 'SAME' pads (0, 1): the extra row and column go at the end.
-Each layer has 3·3·1·1 + 1 = 10 parameters.
+0). A third GIF puts stride 1 and stride 2 side by side at the same scale: the stride-2 layer
+computes only the 9 of 25 cells where the stride-1 window starts on an even row and column, and
+its output is the stride-1 output with every other row and column dropped (difference 0). On a
+6×6 input with stride 2, 'SAME' pads (0, 1): the extra row and column go at the end; with
+stride 1 the same input gets (1, 1). Each layer has 3·3·1·1 + 1 = 10 parameters. The exercise
+(choose a stride): a 28×28 map and a 3×3 kernel give 28, 14, 10 with 'SAME' at strides 1, 2, 3,
+and 26, 13, 9 with 'VALID', so stride 2 halves it.
 """
 
 from pathlib import Path
@@ -32,6 +37,9 @@ CASES = {  # animation name -> (input size i, kernel size k, stride s, padding)
     "padding_strides": (5, 3, 2, "SAME"),
 }
 ODD_CASE = (6, 3, 2, "SAME")  # an even input with stride 2: 'SAME' pads one side only
+EVEN_STRIDE_1 = (6, 3, 1, "SAME")  # the same input with stride 1: 'SAME' pads both sides
+SIDE_BY_SIDE = ("same_padding_no_strides", "padding_strides")  # stride 1 and stride 2, one GIF
+EXERCISE = (28, 3, (1, 2, 3), 14)  # choose a stride: input i, kernel k, strides tried, target o
 FIGSIZE = (4.6, 5.1)  # inches; every animation is drawn at the same scale, then cropped
 DPI = 100  # at most 460×510 px frames, shown at their own size on a 1280×720 slide
 COLORS = 32  # palette size of the frames (flat colours plus anti-aliased edges)
@@ -44,13 +52,13 @@ BLUE, CYAN = "#268bd2", "#2aa198"  # Solarized blue (input) and cyan (output)
 
 # --8<-- [start:conv]
 def conv(x, kernel, stride: int, padding):
-    """The real 2-D convolution: NHWC input, HWIO kernel, as `nnx.Conv` calls it."""
+    """The real 2-D convolution, NHWC input and HWIO kernel, as in `nnx.Conv`."""
     return lax.conv_general_dilated(x, kernel, (stride, stride), padding,
                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 def footprints(x_padded, kernel, stride: int):
-    """For each output cell, top row first: where d out[r, c] / d x_padded is non-zero."""
+    """For each output cell, top row first: where d out[r, c] / d x_padded ≠ 0."""
     o = conv(x_padded, kernel, stride, "VALID").shape[1]
 
     def one(r, c):  # the receptive field of one output cell, computed by autodiff
@@ -165,6 +173,31 @@ def quantize(frames: list[np.ndarray]) -> list[Image.Image]:
     return images
 
 
+def label_strip(width: int, labels: list[str]) -> np.ndarray:
+    """A white band `width` pixels wide with one centred label per panel (18 pt at DPI)."""
+    fig = Figure(figsize=(width / DPI, 0.45), dpi=DPI)
+    for k, label in enumerate(labels):
+        fig.text((k + 0.5) / len(labels), 0.5, label, ha="center", va="center", fontsize=18,
+                 color=BASE03)
+    return to_rgb_array(fig)[:, :width]
+
+
+def side_by_side(left: list, right: list, blank: np.ndarray, o_left: int, o_right: int, s: int,
+                 labels: list[str]) -> list[np.ndarray]:
+    """Stride 1 (left) and stride s (right) at the same scale, one frame per stride-1 cell: the
+    stride-s panel computes a cell only when the stride-1 window sits at (s·r, s·c)."""
+    frames = []
+    for index in range(o_left * o_left):
+        r, c = divmod(index, o_left)
+        on_grid = r % s == 0 and c % s == 0
+        frames.append((left[index], right[(r // s) * o_right + c // s] if on_grid else blank))
+    cropped = crop([f for pair in frames for f in pair])  # one box for both panels: one scale
+    gap = np.full((cropped[0].shape[0], 24, 3), 255, np.uint8)
+    panels = [np.hstack([a, gap, b]) for a, b in zip(cropped[::2], cropped[1::2])]
+    strip = label_strip(panels[0].shape[1], labels)
+    return [np.vstack([strip, panel]) for panel in panels]
+
+
 def layer_summary(i: int, k: int, s: int, padding: str, key) -> object:
     """The same convolution as one `nnx.Conv` layer, summarised like Keras's model.summary()."""
     layer = nnx.Conv(1, 1, kernel_size=(k, k), strides=s, padding=padding, rngs=nnx.Rngs(key))
@@ -175,7 +208,7 @@ def main(out_dir: Path, cases: tuple[str, ...] = tuple(CASES)) -> dict:
     data_key, kernel_key, model_key = jax.random.split(jax.random.key(SEED), 3)
     run_conv = jax.jit(conv, static_argnums=(2, 3))
     run_footprints = jax.jit(footprints, static_argnums=2)
-    results = {}
+    results, rendered = {}, {}
     for name in cases:
         i, k, s, padding = CASES[name]
         x = jax.random.randint(data_key, (1, i, i, 1), 0, 4).astype(jnp.float32)
@@ -200,7 +233,9 @@ def main(out_dir: Path, cases: tuple[str, ...] = tuple(CASES)) -> dict:
         # 3. one frame per output cell, top row first, left to right
         with style():
             drawing = Drawing(i, pads, o)
+            blank = to_rgb_array(drawing.fig)  # nothing highlighted yet
             frames = [drawing.frame(masks[index], *divmod(index, o)) for index in range(o * o)]
+        rendered[name] = (frames, blank, o, np.asarray(y[0, :, :, 0]))
         images = quantize(crop(frames))
         for index, image in enumerate(images):
             image.save(out_dir / f"{name}_{index}.png")
@@ -224,6 +259,23 @@ def main(out_dir: Path, cases: tuple[str, ...] = tuple(CASES)) -> dict:
     # the footprints of all animations against the window formula: 0 when they all agree
     results["footprint_error"] = max(results[name]["footprint_error"] for name in cases)
 
+    if all(name in rendered for name in SIDE_BY_SIDE):  # stride 1 beside stride 2, same scale
+        (left, _, o1, y1), (right, blank, o2, y2) = (rendered[name] for name in SIDE_BY_SIDE)
+        s = CASES[SIDE_BY_SIDE[1]][2]
+        labels = [f"stride {CASES[name][2]}: {o}×{o} output" for name, o in zip(SIDE_BY_SIDE, (o1, o2))]
+        with style():
+            combined = side_by_side(left, right, blank, o1, o2, s, labels)
+        images = quantize(combined)
+        images[0].save(out_dir / "strides_side_by_side.gif", save_all=True,
+                       append_images=images[1:], duration=MS_PER_FRAME, loop=0, optimize=False)
+        results["side_by_side"] = {
+            "frames": len(images),
+            "computed_by_stride_2": sum(r % s == 0 and c % s == 0
+                                        for r, c in map(lambda k: divmod(k, o1), range(o1 * o1))),
+            # same input, kernel and pads: the stride-2 output is every other stride-1 cell
+            "subsampling_error": float(np.abs(y2 - y1[::s, ::s]).max()),
+        }
+
     i, k, s, padding = ODD_CASE  # the uneven case: pads only, no animation
     pads = lax.padtype_to_pads((i, i), (k, k), (s, s), padding)
     y_shape = jax.eval_shape(lambda x: conv(x, jnp.ones((k, k, 1, 1)), s, padding),
@@ -231,6 +283,18 @@ def main(out_dir: Path, cases: tuple[str, ...] = tuple(CASES)) -> dict:
     assert y_shape[1] == output_size(i, k, s, pads[0]) == -(-i // s)
     results["odd"] = {"input_size": i, "kernel_size": k, "stride": s, "padding": padding,
                       "pads": [list(p) for p in pads], "output_size": int(y_shape[1])}
+    i, k, s, padding = EVEN_STRIDE_1  # the same even input with stride 1: even pads
+    results["even_stride_1"] = {"input_size": i, "kernel_size": k, "stride": s, "padding": padding,
+                                "pads": [list(p) for p in lax.padtype_to_pads((i, i), (k, k), (s, s), padding)]}
+
+    # the exercise: which stride takes an i×i map to o×o with a k×k kernel? (shapes only)
+    i, k, strides, target = EXERCISE
+    x = jax.ShapeDtypeStruct((1, i, i, 1), jnp.float32)
+    sizes = {padding: [jax.eval_shape(lambda x: conv(x, jnp.ones((k, k, 1, 1)), s, padding), x).shape[1]
+                       for s in strides] for padding in ("SAME", "VALID")}
+    results["exercise"] = {"input_size": i, "kernel_size": k, "strides": list(strides),
+                           "target": target, "same": sizes["SAME"], "valid": sizes["VALID"],
+                           "answer": strides[sizes["SAME"].index(target)]}
     return results
 
 

@@ -35,7 +35,7 @@ EDGE, KERNEL = "#002b36", "#c20d4f"  # outline colour, the highlighted filter
 def conv_layers(rngs: nnx.Rngs) -> nnx.Sequential:
     # Flax pads 'SAME' by default; Keras's Conv2D default is 'valid', so say it
     return nnx.Sequential(
-        nnx.Conv(3, 15, kernel_size=(3, 3), strides=1, padding="VALID", rngs=rngs),  # 15 filters
+        nnx.Conv(3, 15, kernel_size=(3, 3), strides=1, padding="VALID", rngs=rngs),
         nnx.Conv(15, 16, kernel_size=(3, 3), strides=2, padding="VALID", rngs=rngs),
         nnx.Conv(16, 32, kernel_size=(3, 3), padding="VALID", rngs=rngs),
     )

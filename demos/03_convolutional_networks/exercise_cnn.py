@@ -80,7 +80,7 @@ def n_params(model: nnx.Module) -> int:
 
 # --8<-- [start:shapes]
 def volumes(model: nnx.Sequential) -> list[tuple]:
-    """The shape after each conv, pool and dense layer, from jax.eval_shape (no compute)."""
+    """The shape after each conv, pool and dense layer (no compute)."""
     x = jax.ShapeDtypeStruct((1, *INPUT_SHAPE), jnp.float32)  # a batch of one image
     shapes = [x.shape[1:]]
     for layer in model.layers:
@@ -111,7 +111,7 @@ def box(ax, x: float, side: float, thick: float, color: str) -> None:
 def draw(shapes: list[tuple], ops: list[str], kinds: list[str]) -> Figure:
     """One box per volume (height ∝ side, thickness ∝ log2(channels + 1)), its shape below it,
     and the operation between two volumes on the arrow that joins them."""
-    step = 1.6  # inches between volume centres: one data unit is one inch
+    step = 1.25  # inches between volume centres: one data unit is one inch
     xlim, ylim = (-0.8, (len(shapes) - 1) * step + 0.8), (-2.3, 2.75)
     fig = Figure(figsize=(xlim[1] - xlim[0], ylim[1] - ylim[0]))
     ax = fig.add_axes((0, 0, 1, 1))
@@ -148,6 +148,9 @@ def main(out_dir: Path) -> dict:
     table = summary(model, input_shape=INPUT_SHAPE)  # like Keras's model.summary()
     # --8<-- [end:summary]
     table.write(out_dir / "summary.txt")
+    # the same table without the rules between rows, short enough for one slide
+    compact = [line for k, line in enumerate(table.lines) if k == 0 or not line.startswith("_")]
+    (out_dir / "summary_compact.txt").write_text("".join(compact))
 
     shapes = volumes(model)
     kinds = ["input"] + ["conv", "pool"] * 3 + ["dense"]
@@ -177,6 +180,13 @@ def main(out_dir: Path) -> dict:
         "same_params": n_params(module) == n_params(model),
         "module_output_shape": list(module_out.shape[1:]),
         "summary_row_lines": table.row_lines,
+        # the exercise's wording, read from the model: (k, k, c_in, c_out) per convolution
+        "input_shape": list(INPUT_SHAPE),
+        "kernel_shapes": [list(conv.kernel.shape) for conv in convs],
+        "paddings": [conv.padding for conv in convs],
+        "pool_window": list(pool.keywords["window_shape"]),
+        "pool_strides": list(pool.keywords["strides"]),
+        "dense_kernel_shape": list(model.layers[-1].kernel.shape),
     }
 
 

@@ -53,10 +53,9 @@ def main(out_dir: Path) -> dict:
 
     # --8<-- [start:shapes]
     big = jax.ShapeDtypeStruct((1, 98, 98, 1), jnp.float32)
-    valid = jax.eval_shape(partial(nnx.max_pool, window_shape=(3, 3), strides=(3, 3),
-                                   padding="VALID"), big)
-    same = jax.eval_shape(partial(nnx.max_pool, window_shape=(3, 3), strides=(3, 3),
-                                  padding="SAME"), big)
+    pool3 = partial(nnx.max_pool, window_shape=(3, 3), strides=(3, 3))  # no overlap
+    valid = jax.eval_shape(partial(pool3, padding="VALID"), big)
+    same = jax.eval_shape(partial(pool3, padding="SAME"), big)
     # --8<-- [end:shapes]
     assert big.shape[1] == BIG_MAP
     no_strides = jax.eval_shape(partial(nnx.max_pool, window_shape=(2, 2)),
@@ -81,6 +80,8 @@ def main(out_dir: Path) -> dict:
         "summary_params": [r.params for r in table.rows],
         "total_params": table.total,
         "big_map": BIG_MAP,
+        "big_window": pool3.keywords["window_shape"][0],
+        "big_stride": pool3.keywords["strides"][0],
         "valid_shape": list(valid.shape[1:3]),
         "same_shape": list(same.shape[1:3]),
         "valid_size": int(valid.shape[1]),
@@ -134,7 +135,7 @@ def draw_pooling(array: np.ndarray, pooled: np.ndarray) -> Figure:
 
 
 def draw_relu(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> Figure:
-    fig = Figure(figsize=(6.5, 4.5))
+    fig = Figure(figsize=(4.6, 3.4))  # shown at half width
     ax = fig.add_subplot()
     ax.plot(x, y, color=BLUE, label="relu(x) = max(0, x)")
     ax.plot(x, dy, color=GREEN, ls="--", label="derivative (jax.grad)")

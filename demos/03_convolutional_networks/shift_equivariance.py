@@ -61,8 +61,9 @@ def main(out_dir: Path) -> dict:
     # --8<-- [start:check]
     conv = edge_layer()
     fmap, fmap_moved = features(conv, canvas), features(conv, moved)
-    difference = shift(fmap, *SHIFT) - fmap_moved  # equivariance: conv(shift(x)) = shift(conv(x))
-    pooled, pooled_moved = fmap.max(), fmap_moved.max()  # invariance: a global max pool
+    # equivariance: conv(shift(x)) = shift(conv(x))
+    difference = shift(fmap, *SHIFT) - fmap_moved
+    pooled, pooled_moved = fmap.max(), fmap_moved.max()  # invariance: global max
     # --8<-- [end:check]
     dy, dx = SHIFT
     interior = difference[:, dy + 1:-1, dx + 1:-1, :]  # away from the zero-filled border
@@ -90,7 +91,7 @@ def main(out_dir: Path) -> dict:
 
 
 def draw(canvas, moved, fmap, fmap_moved, difference, peak, peak_moved) -> Figure:
-    fig = Figure(figsize=(14, 5.4))
+    fig = Figure(figsize=(12, 4.8))
     axes = fig.subplots(1, 5)
     limit = float(jnp.abs(fmap).max())
     panels = [
