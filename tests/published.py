@@ -39,3 +39,9 @@ def outputs(name: str) -> Path:
 def entry(name: str) -> dict:
     """The whole manifest entry (results, outputs with checksums, duration, device, versions)."""
     return _fresh(name)[0]
+
+
+def checksums(name: str) -> dict[str, str]:
+    """sha256 of each file demo `name` wrote in the published run (the runner's result.json,
+    which it writes beside them, left out): what a byte-for-byte rerun must reproduce."""
+    return {rel: sha for rel, sha in entry(name)["outputs"].items() if rel != "result.json"}

@@ -13,7 +13,7 @@ import pytest
 
 from deck_slides import by_name, check_structure, snippets
 from demo_helpers import demo_runner, sha
-from published import entry, outputs, results
+from published import checksums, outputs, results
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "02_neural_networks"
 DECK = "02_neural_networks"
@@ -165,5 +165,5 @@ def test_chain_rule_hand_formulas_match_jax_grad_elsewhere():
 @pytest.mark.parametrize("name", ["mlp", "activation_layer"])
 def test_rerun_gives_the_published_bytes(name, tmp_path):
     run(name, tmp_path)
-    published = entry(name)["outputs"]
+    published = checksums(name)
     assert {p.name: sha(p) for p in tmp_path.iterdir() if p.name in published} == published
