@@ -67,21 +67,21 @@ def make_data(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
 
 
 def plot(degrees, train_mse, test_mse, shown, fits, train, grid) -> Figure:
-    fig = Figure(figsize=(12, 8))
+    fig = Figure(figsize=(10, 5.8))
     grid_spec = fig.add_gridspec(2, 3, height_ratios=(1.15, 1))
     ax = fig.add_subplot(grid_spec[0, :])
-    ax.plot(degrees, train_mse, "o-", label="train error (30 points)")
-    ax.plot(degrees, test_mse, "o-", label="test error (200 new points)")
+    ax.plot(degrees, train_mse, "o-", label=f"train error ({len(train[0])} points)")
+    ax.plot(degrees, test_mse, "o-", label="test error (new points)")
     ax.axhline(NOISE ** 2, color="0.4", ls=":", lw=1.5, label="noise level")
-    for degree, name in zip(shown, ("underfit", "good fit", "overfit")):
+    for degree, name, ha in zip(shown, ("underfit", "good fit", "overfit"), ("left", "center", "right")):
         ax.annotate(name, (degree, test_mse[degree - 1]), xytext=(0, 14),
-                    textcoords="offset points", ha="center", fontsize=14)
+                    textcoords="offset points", ha=ha, fontsize=14)
     ax.set_yscale("log")
     ax.set_xlabel("polynomial degree (model complexity)")
     ax.set_ylabel("mean squared error")
     ax.set_xticks(degrees)
     ax.set_ylim(top=max(test_mse) * 8)
-    ax.legend(loc="upper left", ncols=3, fontsize=13)
+    ax.legend(loc="upper left", ncols=3)
     x, y = train
     for i, (degree, curve) in enumerate(zip(shown, fits)):
         ax = fig.add_subplot(grid_spec[1, i])

@@ -6,12 +6,17 @@ epochs, and evaluated after every epoch on the 539 held-out digits. The validati
 its minimum near epoch 25 (about 0.27: the sweet spot, marked) and then climbs again, about 18%
 by epoch 200, while the training loss keeps falling to about 1e-4 and training accuracy reaches
 100%. Held-out accuracy stays near 92%: past the minimum the network memorises its 150 digits
-and grows more confident on the ones it gets wrong.
+and grows more confident on the ones it gets wrong. Stopping at the minimum gives the lowest
+validation loss, not the best accuracy: 92.0% there against 92.2% at epoch 200.
+Second run, the same one with `fit(..., patience=10)`: it stops 10 epochs after the minimum
+(epoch 34) and returns the weights of the minimum, with the same validation loss as the
+minimum of the long run.
 """
 
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
@@ -29,6 +34,7 @@ HIDDEN = 512  # units in each of the two hidden layers
 LEARNING_RATE = 1e-3  # adam's step size
 BATCH_SIZE = 32  # digits per gradient step
 EPOCHS = 200  # passes over the 150 training digits at full budget
+PATIENCE = 10  # early stopping: epochs without a lower validation loss before the run stops
 
 
 # --8<-- [start:model]
@@ -46,15 +52,21 @@ def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
 
-def plot(history, best_epoch: int) -> Figure:
+@nnx.jit
+def evaluate(model: nnx.Module, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Validation loss and accuracy of the weights `fit` returned."""
+    return loss_fn(model, x, y), jnp.mean(jnp.argmax(model(x), -1) == y)
+
+
+def plot(history, best_epoch: int, n_train: int, n_val: int) -> Figure:
     """Left: both losses (log scale). Right: the validation loss alone, zoomed in."""
     epochs = np.arange(1, len(history.train_loss) + 1)
     val_loss = np.asarray(history.val_loss)
     best = val_loss[best_epoch - 1]
-    fig = Figure(figsize=(12, 4.8))
+    fig = Figure(figsize=(11, 4.2))
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": (1.25, 1)})
-    left.plot(epochs, history.train_loss, label="train (150 digits)")
-    left.plot(epochs, val_loss, label="validation (539 held out)")
+    left.plot(epochs, history.train_loss, label=f"train ({n_train} digits)")
+    left.plot(epochs, val_loss, label=f"validation ({n_val} held out)")
     left.set_yscale("log")
     left.set_ylabel("cross-entropy")
     left.legend(loc="lower left")
@@ -87,9 +99,18 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
                   epochs=epochs, batch_size=BATCH_SIZE, key=train_key, eval_train=True)
     # --8<-- [end:fit]
 
+    # the same run again (same initial weights, same batches), with early stopping
+    model = big_mlp(nnx.Rngs(model_key))
+    # --8<-- [start:early]
+    stopped = fit(model, optax.adam(LEARNING_RATE), loss_fn, train=train, val=val,
+                  epochs=epochs, batch_size=BATCH_SIZE, key=train_key,
+                  patience=PATIENCE)  # stop, and keep the best weights
+    # --8<-- [end:early]
+    kept_loss, kept_acc = map(float, evaluate(model, *val))
+
     best_epoch = history.best_epoch
     with style():
-        save(plot(history, best_epoch), out_dir / "overfitting.svg")
+        save(plot(history, best_epoch, len(train[0]), len(val[0])), out_dir / "overfitting.svg")
 
     return {
         "epochs": len(history.train_loss),
@@ -106,6 +127,13 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         "final_train_loss": history.train_loss[-1],
         "final_train_acc": history.train_acc[-1],
         "val_loss_rise": history.val_loss[-1] / history.val_loss[best_epoch - 1] - 1,
+        "patience": PATIENCE,
+        "stopped_epochs": len(stopped.val_loss),  # epochs the early-stopped run trained
+        "stopped_best_epoch": stopped.best_epoch,
+        "kept_val_loss": kept_loss,  # the weights it returned, measured again
+        "kept_val_acc": kept_acc,
+        "learning_rate": LEARNING_RATE,
+        "hidden": HIDDEN,
         "train_loss": history.train_loss,
         "val_loss": history.val_loss,
     }

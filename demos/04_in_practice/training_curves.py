@@ -60,12 +60,12 @@ def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def plot_loss(epochs, history, best_epoch: int) -> Figure:
-    fig = Figure()
+    fig = Figure(figsize=(5.2, 4.4))
     ax = fig.add_subplot()
     ax.plot(epochs, history.train_loss, label="train loss")
     ax.plot(epochs, history.val_loss, label="validation loss")
     ax.plot(best_epoch, history.val_loss[best_epoch - 1], "o", color="C1", ms=9,
-            label=f"lowest validation loss (epoch {best_epoch})")
+            label=f"lowest validation\nloss (epoch {best_epoch})")
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy")
     ax.set_yscale("log")
@@ -74,13 +74,13 @@ def plot_loss(epochs, history, best_epoch: int) -> Figure:
 
 
 def plot_accuracy(epochs, history) -> Figure:
-    fig = Figure()
+    fig = Figure(figsize=(5.2, 4.4))
     ax = fig.add_subplot()
     ax.plot(epochs, history.train_acc, label="train accuracy")
     ax.plot(epochs, history.val_acc, label="validation accuracy")
     best = int(np.argmax(history.val_acc))
     ax.plot(epochs[best], history.val_acc[best], "o", color="C1", ms=9,
-            label=f"best validation accuracy (epoch {epochs[best]})")
+            label=f"best validation\naccuracy (epoch {epochs[best]})")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
     ax.set_ylim(np.floor(min(history.train_acc + history.val_acc) * 10) / 10, 1.01)
@@ -90,7 +90,7 @@ def plot_accuracy(epochs, history) -> Figure:
 
 def plot_dashboard(epochs, history) -> Figure:
     """Four panels, one logged scalar each, like a TensorBoard 'Scalars' page."""
-    fig = Figure(figsize=(11, 6.2))
+    fig = Figure(figsize=(10.5, 5.6))
     panels = [("loss", history.train_loss, "C0"),
               ("val_loss", history.val_loss, "C1"),
               ("grad_norm", history.grad_norm, "C2"),
@@ -147,6 +147,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         "params": table.total,
         "steps_per_epoch": steps_per_epoch,
         "peak_lr": PEAK_LR,
+        "filters": FILTERS,
         "warmup_epochs": warmup_epochs,
         "first_val_loss": history.val_loss[0],
         "first_val_acc": history.val_acc[0],

@@ -4,7 +4,8 @@
 inputs and 2 x 5 hidden units of a 5-5-5-1 network) drops 7 of them (inputs 2 and 4, one unit of
 the first hidden layer, four of the second); the output unit is never dropped. (b) In training
 mode a kept unit is scaled by 1 / (1 - 0.5) = 2, so the mean stays 1 (100,000 ones: 50.2% kept,
-mean 1.004); in evaluation mode the layer is the identity. (c) Our experiment: an oversized MLP
+mean 1.004); every example of a batch gets its own mask (3 examples, 3 different masks); in
+evaluation mode the layer is the identity. (c) Our experiment: an oversized MLP
 64-512-512-10 on 150 training digits, 200 epochs, adam 1e-3, with and without dropout 0.5 after
 each hidden layer, scored on 539 held-out digits. Without dropout the training loss falls to
 1e-4 and the validation loss bottoms out at 0.256 (epoch 23) and climbs to 0.333; with dropout
@@ -31,6 +32,7 @@ SEED = 0  # one seed for everything random in this demo
 RATE = 0.5  # probability of dropping a unit
 LAYOUT = (5, 5, 5, 1)  # units per layer in the diagram: inputs, two hidden layers, output
 N_LARGE = 100_000  # units in the large draw that measures the kept fraction
+BATCH_SHOWN = 3  # examples in the batch whose masks are printed
 N_TRAIN = 150  # training digits: few, so the big network overfits
 HIDDEN = 512  # units per hidden layer of the oversized MLP
 LEARNING_RATE = 1e-3  # adam's step size
@@ -105,7 +107,7 @@ def network(mask: np.ndarray) -> Figure:
 
 def curves(plain, dropped) -> Figure:
     """Left: training loss (log scale); right: validation loss, lowest point marked."""
-    fig = Figure(figsize=(12, 4))
+    fig = Figure(figsize=(11, 3.6))
     train_ax, val_ax = fig.subplots(1, 2)
     epochs = np.arange(1, len(plain.val_loss) + 1)
     for history, label, color in [(plain, "no dropout", "C1"), (dropped, f"dropout {RATE}", "C0")]:
@@ -129,12 +131,18 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     model_key, train_key = jax.random.split(jax.random.key(SEED))
 
     # 1. a real mask: which of the 15 input and hidden units survive, and their new value
-    train, evaluate = train_and_eval(jnp.ones(sum(LAYOUT[:-1])), SEED)
+    units = sum(LAYOUT[:-1])
+    train, evaluate = train_and_eval(jnp.ones(units), SEED)
     large, _ = train_and_eval(jnp.ones(N_LARGE), SEED)
     mask = np.asarray(train)
-    (out_dir / "dropout.txt").write_text(
-        f"train mode: {np.array2string(mask, precision=1, max_line_width=60)}\n"
-        f"eval mode:  {np.array2string(np.asarray(evaluate), precision=1, max_line_width=60)}\n")
+    # a batch: every example (row) gets its own mask
+    batch_train, batch_eval = map(np.asarray, train_and_eval(jnp.ones((BATCH_SHOWN, units)), SEED))
+
+    def rows(a: np.ndarray) -> str:
+        return "\n".join(" ".join(f"{v:g}" for v in row) for row in a)
+
+    (out_dir / "dropout.txt").write_text(f"train mode, {BATCH_SHOWN} examples:\n{rows(batch_train)}\n"
+                                         f"eval mode:\n{rows(batch_eval[:1])}\n")
     with style():
         save(network(mask), out_dir / "dropout_mask.svg")
 
@@ -150,13 +158,20 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
 
     def report(h) -> dict:
         return {"min_val_loss": min(h.val_loss), "best_epoch": h.best_epoch,
+                "val_loss": h.val_loss, "train_loss": h.train_loss,
                 "final_val_loss": h.val_loss[-1], "final_val_acc": h.val_acc[-1],
                 "best_val_acc": h.val_acc[h.best_epoch - 1], "final_train_loss": h.train_loss[-1]}
 
     layers = np.split(mask, np.cumsum(LAYOUT[:-1])[:-1])
     return {
         "rate": RATE,
+        "seed": SEED,
+        "layout": list(LAYOUT),
+        "units": units,
         "mask": [float(v) for v in mask],
+        "batch_shown": BATCH_SHOWN,
+        "batch_masks": [[float(v) for v in row] for row in batch_train],
+        "distinct_batch_masks": len({row.tobytes() for row in batch_train}),
         "kept_per_layer": [int((part > 0).sum()) for part in layers],
         "dropped": int((mask == 0).sum()),
         "train_values": sorted({float(v) for v in mask}),
@@ -169,6 +184,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         "n_val": len(val[0]),
         "hidden": HIDDEN,
         "epochs": epochs,
+        "learning_rate": LEARNING_RATE,
         "plain": report(histories["plain"]),
         "dropout": report(histories["dropout"]),
     }

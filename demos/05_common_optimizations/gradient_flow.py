@@ -4,14 +4,15 @@ One batch of 256 real digits, one `jax.grad` of the cross-entropy, the norm of e
 kernel gradient (input layer, 20 hidden layers of 64 units, output layer). In the sigmoid MLP
 (Flax's default LeCun init) the gradient shrinks about 4.4x per layer on the way back: the
 input layer gets 3.5e-14 of what the output layer gets, so it barely learns. The ReLU MLP (He
-init) keeps every layer within a factor of 2, the residual MLP (h + relu(W h) blocks) within a
-factor of 6.
-Second figure: the plain ReLU MLP trained with SGD + momentum at a learning rate that is too
-high (0.01, momentum 0.9, 20 epochs): without clipping the training loss jumps back up (from
-0.70 to 1.85 at epoch 14) and ends at 1.35 with 30% validation accuracy. Clipping the global
-gradient norm to 1 (`optax.clip_by_global_norm`) caps the length of every step: the loss falls
-to 0.26 and the validation accuracy reaches 91%. The gradient norms average about 16 in that
-run (epoch means), so the cap shortens most steps.
+init) keeps every layer within a factor of 2; the residual MLP (h + relu(W h) blocks, branches
+initialised small) within a factor of 6: at initialisation, He's initialisation is what keeps
+the ReLU gradients alive, and the skip connections add nothing there.
+Second figure: the plain ReLU MLP trained with SGD + momentum at a learning rate chosen too
+high on purpose (0.01, momentum 0.9, 20 epochs), without and with clipping the global gradient
+norm to 1 (`optax.clip_by_global_norm`). The cap is far below the typical gradient norm (epoch
+means about 15, never below 4.8), so it shortens most steps: it limits the step length.
+The training loss ends at 0.20 instead of 0.51 and never jumps back up by more than 0.02 from
+one epoch to the next (0.18 without clipping); validation accuracy 88% against 87%.
 """
 
 from pathlib import Path
@@ -66,8 +67,8 @@ NETS = {  # name -> (activation, kernel init, residual)
     "relu": (nnx.relu, nnx.initializers.he_normal(), False),
     "residual": (nnx.relu, nnx.initializers.he_normal(), True),
 }
-LABELS = {"sigmoid": "sigmoid MLP (LeCun init)", "relu": "ReLU MLP (He init)",
-          "residual": "residual ReLU MLP"}
+LABELS = {"sigmoid": "sigmoid (LeCun init)", "relu": "ReLU (He init)",
+          "residual": "residual (small init)"}
 
 
 def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
@@ -90,7 +91,7 @@ def largest_jump(losses: list[float]) -> float:
 
 
 def plot_norms(norms: dict) -> Figure:
-    fig = Figure()
+    fig = Figure(figsize=(5.2, 4.6))
     ax = fig.add_subplot()
     layers = np.arange(1, DEPTH + 3)
     for (name, n), marker in zip(norms.items(), "os^"):
@@ -99,12 +100,12 @@ def plot_norms(norms: dict) -> Figure:
     ax.set_xlabel("layer (1 = input side)")
     ax.set_ylabel("gradient norm at init")
     ax.set_xticks([1, 5, 10, 15, 20, DEPTH + 2])
-    ax.legend(loc="lower right")
+    ax.legend(loc="center left", bbox_to_anchor=(0, 0.62))  # above the sigmoid line
     return fig
 
 
 def plot_clipping(runs: dict) -> Figure:
-    fig = Figure(figsize=(12, 3.6))
+    fig = Figure(figsize=(11, 3.4))
     loss_ax, acc_ax = fig.subplots(1, 2)
     for name, history in runs.items():
         epochs = np.arange(1, len(history.train_loss) + 1)
@@ -152,6 +153,11 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     result.update({
         "layers": DEPTH + 2,
         "depth": DEPTH,
+        "width": WIDTH,
+        "batch": BATCH,
+        "learning_rate": LEARNING_RATE,
+        "momentum": MOMENTUM,
+        "max_norm": MAX_NORM,
         # input layer over output layer: how much less the first layer learns
         "sigmoid_first_over_last": float(norms["sigmoid"][0] / norms["sigmoid"][-1]),
         "sigmoid_shrink_per_layer": float((norms["sigmoid"][-1] / norms["sigmoid"][0]) ** (1 / (DEPTH + 1))),
@@ -167,6 +173,11 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         # mean gradient norm before clipping, over the clipped run: how often the cap bites
         "clip_mean_grad_norm": float(np.mean(clip.grad_norm)),
         "noclip_mean_grad_norm": float(np.mean(plain.grad_norm)),
+        "clip_min_epoch_grad_norm": float(np.min(clip.grad_norm)),  # even the calmest epoch
+        "noclip_val_acc": plain.val_acc,
+        "clip_val_acc": clip.val_acc,
+        "noclip_train_loss": plain.train_loss,
+        "clip_train_loss": clip.train_loss,
     })
     return result
 

@@ -56,7 +56,7 @@ def main(out_dir: Path, samples: int = SAMPLES) -> dict:
         stds[name] = np.asarray(activation_stds(stack, x), np.float64)
 
     with style():
-        fig = Figure(figsize=(12, 3.6))
+        fig = Figure(figsize=(11, 3.0))
         hist_ax, std_ax = fig.subplots(1, 2)
         edges = np.linspace(-0.25, 0.25, BINS + 1)
         peak = 0

@@ -67,7 +67,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
                                   key=train_key)
 
     with style():
-        fig = Figure(figsize=(12, 3.6))
+        fig = Figure(figsize=(11, 3.1))
         for ax, data in zip(fig.subplots(1, 2), DATASETS):
             for how in ("raw", "standardised"):
                 history = runs[data, how]

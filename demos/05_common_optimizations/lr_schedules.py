@@ -67,7 +67,7 @@ def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
 
 def plot_schedules(curves: dict) -> Figure:
     labels = {"warmup_cosine": "warmup + cosine", "keras_decay": f"Keras decay={KERAS_DECAY:g}"}
-    fig = Figure()
+    fig = Figure(figsize=(9.4, 3.2))
     ax = fig.add_subplot()
     for name, lr in curves.items():
         ax.plot(np.arange(len(lr)), lr, label=labels.get(name, name))
@@ -79,17 +79,17 @@ def plot_schedules(curves: dict) -> Figure:
 
 
 def plot_sweep(runs: dict, scheduled) -> Figure:
-    fig = Figure()
+    fig = Figure(figsize=(4.6, 4.6))
     ax = fig.add_subplot()
     epochs = np.arange(1, len(scheduled.val_loss) + 1)
     for lr, history in runs.items():
         ax.plot(epochs, history.val_loss, label=f"{lr:g}")
     ax.plot(epochs, scheduled.val_loss, "--", color="C2", lw=2,
-            label=f"{SCHEDULE_PEAK:g}, warmup\n+ cosine decay")
+            label=f"{SCHEDULE_PEAK:g} + schedule")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation loss")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="learning rate")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.22), ncols=2, title="learning rate")
     return fig
 
 
@@ -148,6 +148,8 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         "schedule_final_val_loss": scheduled.val_loss[-1],
         "schedule_best_val_loss": min(scheduled.val_loss),
         "schedule_final_val_acc": scheduled.val_acc[-1],
+        "val_loss": [h.val_loss for h in runs.values()],  # per learning rate, per epoch
+        "schedule_val_loss": scheduled.val_loss,
     }
 
 

@@ -1,12 +1,16 @@
 """Plain vs residual: two 30-hidden-layer ReLU MLPs trained on digits, validation curves.
 
 Same depth (30 hidden layers of 64 units), same data (1,258 digits to train on, 539 held out),
-same adam (1e-3), same batches, 20 epochs; the only change is the skip connection
-h <- h + relu(W h + b) instead of h <- relu(W h + b). The residual net learns much faster: its
-validation loss is 0.88 after one epoch (plain: 1.94) and reaches its lowest, 0.17, at epoch 7
-(96% accuracy), after which it starts to overfit. The plain net is still improving after 20
-epochs, with a bumpy lowest validation loss of 0.33 (95%). Second figure: the block, drawn
-from the model's own sizes.
+same adam (1e-3), same batches, 20 epochs. Two things differ, and they go together: the skip
+connection h <- h + relu(W h + b) instead of h <- relu(W h + b), and the initial weights of the
+hidden layers: He's variance 2/n_in for the plain net, 2/(30 n_in) for the residual branches.
+Each net gets the one that keeps its signal at scale: at initialisation the last hidden layer's
+std on the training digits is 0.29 (plain) and 2.9 (residual), while swapping the
+initialisations makes the residual net's explode (2.4e6) and the plain net's vanish (0 in
+float32). Trained, the
+residual net learns much faster: validation loss 0.88 after one epoch (plain: 1.94), lowest
+0.16 at epoch 14 (97% accuracy); the plain net's lowest, 0.30 (94%), comes at its last epoch.
+Second figure: the block, drawn from the model's own sizes.
 """
 
 from pathlib import Path
@@ -34,25 +38,39 @@ EPOCHS = 20  # passes over the training digits at full budget
 class DeepMLP(nnx.Module):
     """64 pixels -> DEPTH hidden ReLU layers of WIDTH units -> 10 logits."""
 
-    def __init__(self, residual: bool, rngs: nnx.Rngs):
+    def __init__(self, residual: bool, hidden_init, rngs: nnx.Rngs):
         he = nnx.initializers.he_normal()
-        # a residual branch starts small (variance / DEPTH): the sum must not blow up
-        scaled = nnx.initializers.variance_scaling(2 / DEPTH, "fan_in", "normal")
         self.inp = nnx.Linear(64, WIDTH, kernel_init=he, rngs=rngs)
-        self.hidden = nnx.List([
-            nnx.Linear(WIDTH, WIDTH, kernel_init=scaled if residual else he, rngs=rngs)
-            for _ in range(DEPTH)])
+        self.hidden = nnx.List([nnx.Linear(WIDTH, WIDTH, kernel_init=hidden_init, rngs=rngs)
+                                for _ in range(DEPTH)])
         self.out = nnx.Linear(WIDTH, 10, kernel_init=he, rngs=rngs)
         self.residual = residual
 
-    # --8<-- [start:forward]
-    def __call__(self, x):
+    def features(self, x):
+        """The last hidden layer's output."""
         h = nnx.relu(self.inp(x))
         for layer in self.hidden:
             f = nnx.relu(layer(h))
             h = h + f if self.residual else f  # the skip connection
-        return self.out(h)
-    # --8<-- [end:forward]
+        return h
+
+    def __call__(self, x):
+        return self.out(self.features(x))
+
+
+# --8<-- [start:inits]
+HE = nnx.initializers.he_normal()  # variance 2 / n_in: keeps a plain ReLU stack at scale
+# a residual branch starts small (variance 2 / (DEPTH n_in)): each block adds to the sum,
+# which would otherwise double its variance at every block
+SMALL = nnx.initializers.variance_scaling(2 / DEPTH, "fan_in", "normal")
+NETS = {"plain": (False, HE), "residual": (True, SMALL)}  # name -> (skip connection, init)
+# --8<-- [end:inits]
+SWAPPED = {"plain_small_init": (False, SMALL), "residual_he_init": (True, HE)}  # controls
+
+
+@nnx.jit
+def signal_std(model: DeepMLP, x: jax.Array) -> jax.Array:
+    return model.features(x).std()
 
 
 def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
@@ -60,7 +78,7 @@ def loss_fn(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def plot_curves(runs: dict) -> Figure:
-    fig = Figure(figsize=(12, 3.6))
+    fig = Figure(figsize=(11, 3.4))
     loss_ax, acc_ax = fig.subplots(1, 2)
     for name, history in runs.items():
         epochs = np.arange(1, len(history.val_loss) + 1)
@@ -115,9 +133,13 @@ def plot_block(layer: nnx.Linear) -> Figure:
 def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     model_key, train_key = jax.random.split(jax.random.key(SEED))
     train, val = digits(SEED)
+    # 1. at initialisation: the std of the last hidden layer, each net with each initialisation
+    init_std = {name: float(signal_std(DeepMLP(*net, rngs=nnx.Rngs(model_key)), train[0]))
+                for name, net in {**NETS, **SWAPPED}.items()}
+    # 2. trained: each net with the initialisation that keeps its signal at scale
     runs = {}
-    for name, residual in [("plain", False), ("residual", True)]:
-        model = DeepMLP(residual, rngs=nnx.Rngs(model_key))  # same key for both
+    for name, net in NETS.items():
+        model = DeepMLP(*net, rngs=nnx.Rngs(model_key))  # same key for both
         runs[name] = fit(model, optax.adam(LEARNING_RATE), loss_fn, train=train, val=val,
                          epochs=epochs, batch_size=BATCH_SIZE, key=train_key)
 
@@ -125,7 +147,8 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         save(plot_curves(runs), out_dir / "residual.svg")
         save(plot_block(model.hidden[0]), out_dir / "residual_block.svg")
 
-    result = {"depth": DEPTH, "width": WIDTH, "epochs": len(runs["plain"].val_loss)}
+    result = {"depth": DEPTH, "width": WIDTH, "epochs": len(runs["plain"].val_loss),
+              "learning_rate": LEARNING_RATE, "init_std": init_std}
     for name, history in runs.items():
         best = history.best_epoch
         result[name] = {
@@ -136,6 +159,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
             "best_epoch": best,
             "best_val_acc": max(history.val_acc),
             "final_train_loss": history.train_loss[-1],
+            "val_loss": history.val_loss,
         }
     return result
 

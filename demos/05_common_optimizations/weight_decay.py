@@ -57,7 +57,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         models[decay] = model
 
     with style():
-        fig = Figure(figsize=(12, 3.6))
+        fig = Figure(figsize=(11, 3.4))
         loss_ax, hist_ax = fig.subplots(1, 2)
         kernels = {d: np.asarray(m.layers[2].kernel[...], np.float64) for d, m in models.items()}
         limit = max(np.abs(k).max() for k in kernels.values())
@@ -80,7 +80,10 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
 
     result = {"n_train": len(train[0]), "epochs": len(runs[WEIGHT_DECAYS[0]].val_loss),
               "params": sum(p.size for p in jax.tree.leaves(nnx.state(models[0.0], nnx.Param))),
-              "weight_decays": [float(d) for d in WEIGHT_DECAYS]}
+              "weight_decays": [float(d) for d in WEIGHT_DECAYS], "learning_rate": LEARNING_RATE,
+              "hidden": HIDDEN,
+              # adamw shrinks every weight by learning_rate * weight_decay per step
+              "shrink_per_step": LEARNING_RATE * max(WEIGHT_DECAYS)}
     for decay, history in runs.items():
         name = "no_decay" if decay == 0 else "decay"
         best = history.best_epoch
