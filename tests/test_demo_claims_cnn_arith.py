@@ -42,7 +42,8 @@ def test_animations_follow_the_output_size_relations(name):
     assert r["footprint_error"] == 0 and r["params"] == k * k + 1
     out = outputs("conv_arithmetic")
     assert r["frames"] == o * o
-    assert sorted(out.glob(f"{name}_[0-9]*.png")) == sorted(out / f"{name}_{n}.png" for n in range(o * o))
+    if name == "padding_strides":  # shown frame by frame on a slide: one SVG per output cell
+        assert sorted(out.glob(f"{name}_[0-9]*.svg")) == sorted(out / f"{name}_{n}.svg" for n in range(o * o))
     with Image.open(out / f"{name}.gif") as gif:
         assert gif.n_frames == o * o and gif.info["duration"] == 1000
     text = (out / f"{name}_summary.txt").read_text(encoding="utf-8")
@@ -52,7 +53,7 @@ def test_animations_follow_the_output_size_relations(name):
 def test_stride_step_slide_shows_every_frame():
     r = results("conv_arithmetic")["padding_strides"]
     shown = [p.name for p in images(by_name(DECK)["cnn-strides-steps"])]
-    assert shown == [f"padding_strides_{n}.png" for n in range(r["frames"])]
+    assert shown == [f"padding_strides_{n}.svg" for n in range(r["frames"])]
 
 
 def test_stride_two_is_stride_one_subsampled():

@@ -28,6 +28,7 @@ SEED = 0  # one seed for everything random in this demo (the initial weights)
 COLORS = {"input": "#0368bb", "hidden": "#0b794b", "output": "#c20d4f"}  # node colour per role
 GREY = "#444444"  # edges, bias units and annotations
 GLYPH_RANGE = 5.0  # the activation glyphs plot g(z) for z in [-5, 5]
+SUMMARY_WIDTHS = (18, 13, 7)  # summary columns: 38 characters, two tables side by side at 4:3
 
 
 # --8<-- [start:argument]
@@ -112,8 +113,8 @@ def main(out_dir: Path) -> dict:
     with_layer = nnx.eval_shape(lambda: layer_style(nnx.Rngs(layer_key)))
 
     # --8<-- [start:summaries]
-    argument_table = summary([with_argument], input_shape=(3,))
-    layer_table = summary(with_layer, input_shape=(3,))
+    argument_table = summary([with_argument], input_shape=(3,), widths=SUMMARY_WIDTHS)
+    layer_table = summary(with_layer, input_shape=(3,), widths=SUMMARY_WIDTHS)
     # --8<-- [end:summaries]
     argument_table.write(out_dir / "summary_argument.txt")
     layer_table.write(out_dir / "summary_layer.txt")

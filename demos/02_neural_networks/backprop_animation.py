@@ -123,9 +123,9 @@ def draw(frame: int, activations: list, backward: list, kernel_norms: list, loss
     """Frame 0..3: forward values up to column `frame`; 4..7: cotangents from the output down."""
     sizes = [len(a) for a in activations]
     n_cols = len(sizes)
-    gap, spacing, radius = 3.7, 1.45, 0.6
+    gap, spacing, radius = 3.7, 1.5, 0.68
     ys = [[spacing * ((n - 1) / 2 - i) for i in range(n)] for n in sizes]
-    fig = Figure(figsize=(12, 7.4))  # 1200 x 740 GIF frames, one data unit = 0.8 inch
+    fig = Figure(figsize=(9.6, 5.92))  # 960 x 592 GIF frames, one data unit = 0.64 inch
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     ax.set_xlim(-1.3, 13.7)
@@ -155,7 +155,7 @@ def draw(frame: int, activations: list, backward: list, kernel_norms: list, loss
                 text, color = "", GREY
             ax.add_patch(Circle((k * gap, y_node), radius, facecolor=color if k == current else "white",
                                 edgecolor=color, alpha=1, lw=3 if k == current else 2, zorder=3))
-            ax.text(k * gap, y_node, text, ha="center", va="center", fontsize=17, zorder=4,
+            ax.text(k * gap, y_node, text, ha="center", va="center", fontsize=15, zorder=4,
                     color="white" if k == current else color, fontweight="bold")
         ax.text(k * gap, -3.35, NAMES[k], ha="center", va="center", fontsize=17, color=GREY)
     out_x = (n_cols - 1) * gap + 0.9

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -21,6 +22,8 @@ from handson.figures import save, style
 SEED = 1  # seed for x, y and the parameters (this one gives z1 = 0, so σ'(z1) = 0.25)
 DECIMALS = 1  # round the drawn numbers so the chain rule can be followed by hand
 BLUE, RED, GREY = "#0368bb", "#c20d4f", "#444444"  # forward values, gradients, boxes
+FONT, BOX_FONT = 13, 15  # points: labels and box text (the figure is shown at its own size)
+UNIT = 0.84  # inches per layout unit (in step with FONT): 730 x 410 px, labels at 17.3 px
 
 
 # --8<-- [start:tiny]
@@ -31,12 +34,13 @@ def tiny_loss(params: dict, x, y):
 
 
 @jax.jit
-def tiny_hand_grads(params: dict, x, y) -> dict:
+def tiny_grads(params: dict, x, y):
     z = params["w1"] * x
     q = params["w2"] * z
-    dq = q - y  # dL/dq for L = ½(y − q)²
-    dw1 = dq * params["w2"] * x  # · dq/dz · dz/dw1
-    dw2 = dq * z  # · dq/dw2
+    dq = q - y  # dL/dq, L = ½(y − q)²
+    # dL/dw1 = dL/dq · dq/dz · dz/dw1
+    dw1 = dq * params["w2"] * x
+    dw2 = dq * z  # dL/dq · dq/dw2
     return {"w1": dw1, "w2": dw2}
 # --8<-- [end:tiny]
 
@@ -87,60 +91,81 @@ def table(title: str, hand: dict, auto: dict) -> str:
 def _box(ax, xy, text, half):
     ax.add_patch(FancyBboxPatch((xy[0] - half, xy[1] - 0.4), 2 * half, 0.8,
                                 boxstyle="round,pad=0.05", facecolor="white", edgecolor=GREY,
-                                lw=2.5, zorder=3))
-    ax.text(*xy, text, ha="center", va="center", fontsize=18, zorder=4)
+                                lw=2, zorder=3))
+    ax.text(*xy, text, ha="center", va="center", fontsize=BOX_FONT, zorder=4)
 
 
-def _arrow(ax, start, end):
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=18, color=GREY,
-                                 lw=2, zorder=2))
+def _arrow(ax, start, end, path=()):
+    """An arrow from `start` to `end`, through the corners in `path` (drawn as a plain line)."""
+    points = [start, *path]
+    if path:
+        ax.plot(*zip(*points, points[-1]), color=GREY, lw=1.6, zorder=2, solid_joinstyle="round")
+    ax.add_patch(FancyArrowPatch(points[-1], end, arrowstyle="-|>", mutation_scale=16,
+                                 color=GREY, lw=1.6, zorder=2, shrinkA=0))
+
+
+def _edge(ax, x0, x1, y, forward, backward=None):
+    """The arrow between two boxes, its forward value above and its gradient below."""
+    _arrow(ax, (x0, y), (x1, y))
+    ax.text((x0 + x1) / 2, y + 0.55, forward, ha="center", va="center", fontsize=FONT, color=BLUE)
+    if backward:
+        ax.text((x0 + x1) / 2, y - 0.55, backward, ha="center", va="center", fontsize=FONT,
+                color=RED)
+
+
+def _inputs(ax, box_x, y, side, entries):
+    """Parameters (value in blue, gradient in red) entering a box from above (side 1) or below."""
+    for dx, name, value, grad in entries:
+        _arrow(ax, (box_x + dx, y + 0.85 * side), (box_x + 0.4 * np.sign(dx), y + 0.45 * side))
+        lines = [(f"${name}$ = {value:.2f}", BLUE)]
+        if grad is not None:
+            lines.append((rf"$\partial L/\partial {name}$ = {grad:.2f}", RED))
+        if side > 0:  # from above: the value on top, the gradient next to the arrow
+            lines.reverse()
+        for k, (text, color) in enumerate(lines):
+            ax.text(box_x + dx, y + (1.05 + 0.36 * k) * side, text, ha="center", va="center",
+                    fontsize=FONT, color=color)
 
 
 def draw_graph(x, y, params, v, d) -> Figure:
-    """Computational graph: forward values above the edges (blue), gradients below (red)."""
-    fig = Figure(figsize=(15, 5.2))
-    ax = fig.add_axes((0, 0, 1, 1))  # one data unit = one inch, so text sizes are predictable
+    """Computational graph in two rows: forward values above the arrows (blue), gradients below
+    (red); parameters enter the first row from above and the second from below."""
+    width, height = 8.7, 4.85  # in layout units (one unit = UNIT inches)
+    fig = Figure(figsize=(width * UNIT, height * UNIT))
+    ax = fig.add_axes((0, 0, 1, 1))  # data units are layout units: text sizes are predictable
     ax.set_axis_off()
-    ax.set_xlim(-0.5, 14.5)
-    ax.set_ylim(-2.0, 3.2)
-    boxes = [(0.0, "$x$", 0.35), (2.9, r"$w_1 x + b_1$", 0.85), (5.7, r"$\sigma$", 0.35),
-             (8.5, r"$w_2 a_1 + b_2$", 0.85), (11.5, r"$\frac{1}{2}(y - z_2)^2$", 0.95)]
-    for cx, text, half in boxes:
-        _box(ax, (cx, 0), text, half)
-    labels = [  # forward value and gradient on the edge leaving each box
-        (f"$x$ = {x:.2f}", None),
-        (f"$z_1$ = {v['z1']:.2f}", rf"$\partial L/\partial z_1$ = {d['z1']:.2f}"),
-        (f"$a_1$ = {v['a1']:.2f}", rf"$\partial L/\partial a_1$ = {d['a1']:.2f}"),
-        (f"$z_2$ = {v['z2']:.2f}", rf"$\partial L/\partial z_2$ = {d['z2']:.2f}"),
-    ]
-    for (x0, _, h0), (x1, _, h1), (fwd, bwd) in zip(boxes, boxes[1:], labels):
-        _arrow(ax, (x0 + h0 + 0.05, 0), (x1 - h1 - 0.05, 0))
-        mid = (x0 + h0 + x1 - h1) / 2
-        ax.text(mid, 0.7, fwd, ha="center", va="center", fontsize=16, color=BLUE)
-        if bwd:
-            ax.text(mid, -0.7, bwd, ha="center", va="center", fontsize=16, color=RED)
-    x_loss, _, h_loss = boxes[-1]
-    _arrow(ax, (x_loss + h_loss + 0.05, 0), (x_loss + h_loss + 0.8, 0))
-    ax.text(x_loss + h_loss + 0.9, 0, f"$L$ = {v['loss']:.3f}", ha="left", va="center",
-            fontsize=18, color=BLUE)
-    # parameters (and the target y) enter their boxes from above
-    inputs = [(boxes[1][0], -1, "w_1", params["w1"], d["w1"]),
-              (boxes[1][0], 1, "b_1", params["b1"], d["b1"]),
-              (boxes[3][0], -1, "w_2", params["w2"], d["w2"]),
-              (boxes[3][0], 1, "b_2", params["b2"], d["b2"]),
-              (x_loss, 0, "y", y, None)]
-    for box_x, side, name, value, grad in inputs:
-        top_x = box_x + 1.0 * side
-        ax.text(top_x, 2.7, f"${name}$ = {value:.2f}", ha="center", va="center", fontsize=16,
-                color=BLUE)
-        if grad is not None:
-            ax.text(top_x, 2.2, rf"$\partial L/\partial {name}$ = {grad:.2f}", ha="center",
-                    va="center", fontsize=16, color=RED)
-        _arrow(ax, (top_x, 1.9), (box_x + 0.4 * side, 0.5))
-    ax.text(0.0, -1.6, "forward values above the arrows", ha="left", va="center", fontsize=16,
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    top, bottom = 3.15, 1.45  # centre lines of the two rows
+    # row 1: x -> w1 x + b1 -> sigma -> (a1, down to row 2)
+    _box(ax, (0.45, top), "$x$", 0.35)
+    _box(ax, (2.95, top), r"$w_1 x + b_1$", 0.85)
+    _box(ax, (5.85, top), r"$\sigma$", 0.35)
+    _edge(ax, 0.85, 2.05, top, f"$x$ = {x:.2f}")
+    _edge(ax, 3.85, 5.45, top, f"$z_1$ = {v['z1']:.2f}", rf"$\partial L/\partial z_1$ = {d['z1']:.2f}")
+    _inputs(ax, 2.95, top, 1, [(-0.95, "w_1", params["w1"], d["w1"]),
+                               (0.95, "b_1", params["b1"], d["b1"])])
+    # a1 leaves row 1 on the right and comes back on the left of row 2
+    right, turn, left = 8.2, (top + bottom) / 2, 0.3
+    ax.text(7.2, top + 0.55, f"$a_1$ = {v['a1']:.2f}", ha="center", va="center", fontsize=FONT,
             color=BLUE)
-    ax.text(6.2, -1.6, r"gradients $\partial L/\partial\cdot$ below (backward pass)",
-            ha="left", va="center", fontsize=16, color=RED)
+    ax.text(7.2, top - 0.55, rf"$\partial L/\partial a_1$ = {d['a1']:.2f}", ha="center",
+            va="center", fontsize=FONT, color=RED)
+    _arrow(ax, (6.25, top), (1.2, bottom), [(right, top), (right, turn), (left, turn), (left, bottom)])
+    # row 2: w2 a1 + b2 -> ½(y - z2)² -> L
+    _box(ax, (2.1, bottom), r"$w_2 a_1 + b_2$", 0.85)
+    _box(ax, (5.8, bottom), r"$\frac{1}{2}(y - z_2)^2$", 0.95)
+    _edge(ax, 3.0, 4.8, bottom, f"$z_2$ = {v['z2']:.2f}", rf"$\partial L/\partial z_2$ = {d['z2']:.2f}")
+    _arrow(ax, (6.8, bottom), (7.3, bottom))
+    ax.text(7.4, bottom, f"$L$ = {v['loss']:.3f}", ha="left", va="center", fontsize=BOX_FONT,
+            color=BLUE)
+    _inputs(ax, 2.1, bottom, -1, [(-0.95, "w_2", params["w2"], d["w2"]),
+                                  (0.95, "b_2", params["b2"], d["b2"])])
+    _inputs(ax, 5.8, bottom, -1, [(0.0, "y", y, None)])
+    ax.text(width - 0.1, top + 1.41, "forward values", ha="right", va="center", fontsize=FONT,
+            color=BLUE)
+    ax.text(width - 0.1, top + 1.05, r"gradients $\partial L/\partial\cdot$ (backward)", ha="right",
+            va="center", fontsize=FONT, color=RED)
     return fig
 
 
@@ -152,7 +177,7 @@ def main(out_dir: Path) -> dict:
 
     # 1. the linear chain z = w1·x, q = w2·z (same x, y, w1, w2)
     tiny_params = {"w1": w1, "w2": w2}
-    tiny_hand = tiny_hand_grads(tiny_params, x, y)
+    tiny_hand = tiny_grads(tiny_params, x, y)
     tiny_jax = jax.jit(jax.grad(tiny_loss))(tiny_params, x, y)
     z = w1 * x
     q = w2 * z

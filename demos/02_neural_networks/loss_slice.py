@@ -91,14 +91,16 @@ def plot(curves: dict) -> Figure:
     fig = Figure(figsize=(10, 3.7))
     ax = fig.add_subplot()
     for label, losses in curves.items():
-        ax.plot(ALPHAS, losses, color=COLORS[label], lw=2.5, label=label)
+        ax.plot(ALPHAS, losses, color=COLORS[label], lw=2.5, label=label.replace(", ", ",\n"))
     for alpha, name in ((0, "A"), (1, "B or shuffled A")):
         ax.axvline(alpha, color="#888888", lw=1, ls=":")
         ax.text(alpha, 1.04, name, transform=ax.get_xaxis_transform(), ha="center", fontsize=16)
     ax.set_yscale("log")
     ax.set_xlabel("α: position on the line θ(α) = (1 − α)·θA + α·θB")
     ax.set_ylabel("training loss")
-    ax.legend(loc="lower center", fontsize=15)
+    # beside the plot, where it covers no curve
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=15, frameon=False,
+              labelspacing=0.8)
     fig.tight_layout()
     return fig
 

@@ -82,7 +82,7 @@ def descend(loss_fn, tx, steps: int):
 
 def plot_paths(loss_fn, paths: dict) -> Figure:
     (x0, x1), (y0, y1) = WINDOW
-    fig = Figure(figsize=(5.2, 4.0))  # shown at half width
+    fig = Figure(figsize=(9.4, 4.6))  # shown full width, under the slide's text
     ax = fig.add_subplot()
     u, v = np.meshgrid(np.linspace(x0, x1, 261), np.linspace(y0, y1, 161))
     grid = jnp.stack([u.ravel(), v.ravel()], axis=1)
@@ -103,7 +103,7 @@ def plot_paths(loss_fn, paths: dict) -> Figure:
     ax.set_xlabel(r"$\theta_1$")
     ax.set_ylabel(r"$\theta_2$")
     ax.grid(False)
-    ax.legend(loc="lower right", framealpha=0.9)
+    ax.legend(loc="center left", bbox_to_anchor=(1.03, 0.5), frameon=False)  # off the paths
     return fig
 
 

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from handson.demo import standalone
-from handson.figures import style, to_rgb_array
+from handson.figures import save, style, to_rgb_array
 from handson.summary import summary
 
 SEED = 0  # seed for the input values, the kernel and the layers of the summaries
@@ -39,10 +39,12 @@ CASES = {  # animation name -> (input size i, kernel size k, stride s, padding)
 ODD_CASE = (6, 3, 2, "SAME")  # an even input with stride 2: 'SAME' pads one side only
 EVEN_STRIDE_1 = (6, 3, 1, "SAME")  # the same input with stride 1: 'SAME' pads both sides
 SIDE_BY_SIDE = ("same_padding_no_strides", "padding_strides")  # stride 1 and stride 2, one GIF
+STEPPED = ("padding_strides",)  # animations also shown frame by frame: one SVG per output cell
 EXERCISE = (28, 3, (1, 2, 3), 14)  # choose a stride: input i, kernel k, strides tried, target o
 FIGSIZE = (4.6, 5.1)  # inches; every animation is drawn at the same scale, then cropped
 DPI = 100  # at most 460×510 px frames, shown at their own size on a 1280×720 slide
 COLORS = 32  # palette size of the frames (flat colours plus anti-aliased edges)
+NARROW = (14, 16, 8)  # summary columns for a half-column slide at 4:3: 38 characters
 GAP = 1.0  # height of the gap between the input plane and the raised output plane
 MS_PER_FRAME = 1000  # one second per output cell, as in the original animations
 SLANT = np.array([[1.0, -0.7], [0.5, 1.0]])  # oblique projection: x' = x − 0.7·y, y' = 0.5·x + y
@@ -99,18 +101,25 @@ def _cell(row: int, col: int, n: int) -> list:
 class Drawing:
     """One figure per animation: the planes are drawn once, each frame moves its highlights."""
 
-    def __init__(self, i: int, pads, o: int):
+    def __init__(self, i: int, pads, o: int, fit: bool = False):
         (top, bottom), (left, right) = pads
         n = self.n = i + top + bottom
         self.o = o
         # the output plane: raised above the input's far edge, centred along it
         self.raised = _plane([((n - o) / 2, n)])[0] + (0.0, GAP)
-        self.fig = Figure(figsize=FIGSIZE, dpi=DPI)
+        (x0, x1), (y0, y1) = (-7.7, 7.3), (-0.3, 16.3)  # fits the 7×7 padded planes of all three
+        figsize = FIGSIZE
+        if fit:  # this animation's planes only, at the same scale (for frames shown apart)
+            corners = np.vstack([_plane([(0, 0), (n, 0), (0, n), (n, n)]),
+                                 _plane([(0, 0), (o, 0), (0, o), (o, o)], self.raised)])
+            (x0, y0), (x1, y1) = corners.min(axis=0) - 0.3, corners.max(axis=0) + 0.3
+            figsize = ((x1 - x0) * FIGSIZE[0] / 15.0, (y1 - y0) * FIGSIZE[0] / 15.0)
+        self.fig = Figure(figsize=figsize, dpi=DPI)
         ax = self.fig.add_axes((0, 0, 1, 1))
         ax.set_axis_off()
         ax.set_aspect("equal")
-        ax.set_xlim(-7.7, 7.3)  # fits the 7×7 padded planes of all three animations
-        ax.set_ylim(-0.3, 16.3)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
         shade = to_rgba(BASE02, 0.4)
         grid = [_plane(line) for t in range(n + 1) for line in ([(t, 0), (t, n)], [(0, t), (n, t)])]
         inputs = [(row, col) for row in range(top, top + i) for col in range(left, left + i)]
@@ -132,6 +141,11 @@ class Drawing:
 
     def frame(self, footprint: np.ndarray, r: int, c: int) -> np.ndarray:
         """Render one frame: footprint cells shaded, the output cell (r, c) shaded, 4 lines."""
+        self.show(footprint, r, c)
+        return to_rgb_array(self.fig)
+
+    def show(self, footprint: np.ndarray, r: int, c: int) -> None:
+        """Move the highlights to output cell (r, c) and its footprint."""
         n, o = self.n, self.o
         rows, cols = np.nonzero(footprint)
         self.footprint.set_verts([_plane(_cell(row, col, n)) for row, col in zip(rows, cols)])
@@ -141,7 +155,6 @@ class Drawing:
         top = [(c, o - r - 1), (c + 1, o - r - 1), (c, o - r), (c + 1, o - r)]
         self.lines.set_segments(list(zip(_plane(base), _plane(top, self.raised))))
         self.current.set_verts([_plane(_cell(r, c, o), self.raised)])
-        return to_rgb_array(self.fig)
 
 
 def crop(frames: list[np.ndarray], margin: int = 8) -> list[np.ndarray]:
@@ -175,7 +188,7 @@ def quantize(frames: list[np.ndarray]) -> list[Image.Image]:
 
 def label_strip(width: int, labels: list[str]) -> np.ndarray:
     """A white band `width` pixels wide with one centred label per panel (18 pt at DPI)."""
-    fig = Figure(figsize=(width / DPI, 0.45), dpi=DPI)
+    fig = Figure(figsize=(width / DPI, 0.36), dpi=DPI)
     for k, label in enumerate(labels):
         fig.text((k + 0.5) / len(labels), 0.5, label, ha="center", va="center", fontsize=18,
                  color=BASE03)
@@ -201,7 +214,7 @@ def side_by_side(left: list, right: list, blank: np.ndarray, o_left: int, o_righ
 def layer_summary(i: int, k: int, s: int, padding: str, key) -> object:
     """The same convolution as one `nnx.Conv` layer, summarised like Keras's model.summary()."""
     layer = nnx.Conv(1, 1, kernel_size=(k, k), strides=s, padding=padding, rngs=nnx.Rngs(key))
-    return summary([layer], input_shape=(i, i, 1))
+    return summary([layer], input_shape=(i, i, 1), widths=NARROW)
 
 
 def main(out_dir: Path, cases: tuple[str, ...] = tuple(CASES)) -> dict:
@@ -235,10 +248,13 @@ def main(out_dir: Path, cases: tuple[str, ...] = tuple(CASES)) -> dict:
             drawing = Drawing(i, pads, o)
             blank = to_rgb_array(drawing.fig)  # nothing highlighted yet
             frames = [drawing.frame(masks[index], *divmod(index, o)) for index in range(o * o)]
+            if name in STEPPED:  # vector frames, cropped to the planes: sharp at any size
+                fitted = Drawing(i, pads, o, fit=True)
+                for index in range(o * o):
+                    fitted.show(masks[index], *divmod(index, o))
+                    save(fitted.fig, out_dir / f"{name}_{index}.svg")
         rendered[name] = (frames, blank, o, np.asarray(y[0, :, :, 0]))
         images = quantize(crop(frames))
-        for index, image in enumerate(images):
-            image.save(out_dir / f"{name}_{index}.png")
         # what save_gif does, but from the palette images: no second quantization
         images[0].save(out_dir / f"{name}.gif", save_all=True, append_images=images[1:],
                        duration=MS_PER_FRAME, loop=0, optimize=False)

@@ -29,6 +29,7 @@ SKEW = np.array([0.62, 0.42])  # direction of the oblique (width) axis
 GAP = 2.6  # space between two volumes, for the arrow and its label
 COLORS = ["#268bd2", "#2aa198", "#2aa198", "#2aa198"]  # input blue, feature maps cyan
 EDGE, KERNEL = "#002b36", "#c20d4f"  # outline colour, the highlighted filter
+NARROW = (14, 16, 8)  # summary columns for a half-column slide at 4:3: 38 characters
 
 
 # --8<-- [start:model]
@@ -44,10 +45,11 @@ def conv_layers(rngs: nnx.Rngs) -> nnx.Sequential:
 
 # --8<-- [start:activation]
 def conv_relu(rngs: nnx.Rngs) -> list:
-    # Keras: Conv2D(1, (3, 3), activation='relu')
-    conv = nnx.Conv(1, 1, kernel_size=(3, 3),
-                    padding="VALID", rngs=rngs)
-    return [conv, nnx.relu]  # relu is a function
+    conv = nnx.Conv(1, 1, (3, 3),
+                    padding="VALID",
+                    rngs=rngs)
+    # Keras: Conv2D(activation="relu")
+    return [conv, nnx.relu]
 # --8<-- [end:activation]
 
 
@@ -129,7 +131,7 @@ def main(out_dir: Path) -> dict:
     table = summary(model, input_shape=(32, 32, 3))
     # --8<-- [end:summary]
     (out_dir / "summary.txt").write_text(table.text, encoding="utf-8")
-    relu_table = summary(conv_relu(nnx.Rngs(relu_key)), input_shape=(5, 5, 1))
+    relu_table = summary(conv_relu(nnx.Rngs(relu_key)), input_shape=(5, 5, 1), widths=NARROW)
     (out_dir / "activation_summary.txt").write_text(relu_table.text, encoding="utf-8")
 
     # the real forward pass agrees with the abstract shapes

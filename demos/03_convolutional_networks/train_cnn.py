@@ -109,10 +109,10 @@ def filter_gradients(graphdef, state, x, y):
 
 def plot_training(history, best_epoch: int, max_epochs: int) -> Figure:
     epochs = np.arange(1, len(history.train_loss) + 1)
-    fig = Figure(figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.9))
     ax, ax_lr = fig.subplots(1, 2, width_ratios=(1.6, 1))
-    ax.plot(epochs, history.train_loss, "-o", ms=4, label="train loss")
-    ax.plot(epochs, history.val_loss, "-o", ms=4, label="validation loss")
+    ax.plot(epochs, history.train_loss, "-o", ms=4, label="train")
+    ax.plot(epochs, history.val_loss, "-o", ms=4, label="validation")
     ax.plot(best_epoch, history.val_loss[best_epoch - 1], "o", color="C1", ms=14, mfc="none",
             mew=2.5, label=f"best: epoch {best_epoch} (saved)")
     ax.axvline(best_epoch, color="C1", lw=1, ls=":")
@@ -121,8 +121,10 @@ def plot_training(history, best_epoch: int, max_epochs: int) -> Figure:
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy")
     ax.set_yscale("log")
-    ax.set_xticks(epochs)
-    ax.legend()
+    ax.set_xticks(epochs[::2])
+    # above the plot, where it covers no curve and no marker
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncols=2, frameon=False,
+              borderaxespad=0, handlelength=1.6, columnspacing=1.2)
     ax_lr.plot(epochs, history.learning_rate, "-o", ms=4, color="C2")
     ax_lr.set_xlabel("epoch")
     ax_lr.set_title("learning rate (end of epoch)", fontsize=16)
