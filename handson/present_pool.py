@@ -14,6 +14,7 @@ import concurrent.futures
 import itertools
 import json
 import math
+import os
 import select
 import shutil
 import threading
@@ -130,7 +131,8 @@ class Live:
             return {"runs_started": self.runs_started,
                     "workers": [{"pid": w.proc.pid, "busy": w not in self._idle} for w in self._workers],
                     "starting": self._starting,
-                    "running": {name: run.id for name, run in self._running.items()},
+                    "running": {name: {"run": run.id, "worker": run.worker_pid}
+                                for name, run in self._running.items()},
                     "warming": self.warming, "warm_queue": [n for n, _ in self._warm_queue]}
 
     # ------------------------------------------------------------ demos
@@ -218,7 +220,8 @@ class Live:
             except (KeyError, IndexError, ValueError, TypeError):
                 pass  # the live results lack it: the slide keeps the recorded number
         return {"event": "done", "run": run.id, "device": answer.get("device", "none"),
-                "duration_s": answer["duration_s"], "seconds": round(time.monotonic() - run.requested, 3),
+                "duration_s": answer["duration_s"], "cpu_s": answer.get("cpu_s"),
+                "seconds": round(time.monotonic() - run.requested, 3),
                 "outputs": outputs, "values": values, "results": answer["results"]}
 
     # ------------------------------------------------------------ warm-ups
@@ -279,7 +282,10 @@ class Live:
                    "imports": sorted(scan.external), "jax_cache": str(self.layout.jax_cache),
                    "uses_jax": any(n.split(".")[0] in JAX_PACKAGES for n in scan.external),
                    "kwargs": kwargs, "progress": progress is not None}
+        cpu = _cpu_seconds(worker.proc.pid)
         answer = _exchange(worker, request, limit, progress)
+        if answer.get("ok"):  # the worker's CPU seconds (all threads): a load-independent cost
+            answer["cpu_s"] = round(_cpu_seconds(worker.proc.pid) - cpu, 3)
         if answer.get("lost"):
             answer = {**answer, "traceback": "\n".join([answer["reason"], f"log: {log}", *_log_tail(log)])}
             self._discard(worker, replace=not env)
@@ -469,6 +475,15 @@ def _finite(value):
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0 where it is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _tail(text: str) -> str:

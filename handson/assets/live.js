@@ -218,8 +218,8 @@
 
   function knobSummary(name) {
     var knobs = demos[name].knobs, values = chosen[name] || {};
-    return Object.keys(values).filter(function (k) {
-      return knobs[k] && JSON.stringify(values[k]) !== JSON.stringify(knobs[k]["default"]);
+    return Object.keys(knobs).filter(function (k) {  // in the demo's order
+      return k in values && JSON.stringify(values[k]) !== JSON.stringify(knobs[k]["default"]);
     }).map(function (k) { return knobs[k].label + " " + (typeof values[k] === "number" ? number(values[k]) : JSON.stringify(values[k])); });
   }
 
