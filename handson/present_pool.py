@@ -4,9 +4,10 @@ The workers are the runner's own (`python -m handson.worker`, handson/pool.py's 
 imports JAX, Flax, optax and matplotlib once at start and turns JAX's persistent compile cache
 on. A live run sends `main`'s keyword arguments (the knobs, checked) and asks for progress (fit
 reports each epoch); its outputs go to `build/live/runs/<run>/`, never to slides/_generated or
-the manifest. When a deck's page is opened, its demos with knobs run once in the background
-with their warm values (a short run that compiles what the full one does), on a worker left
-over: a live request always finds one free unless two run at once.
+the manifest. When a deck's page is opened, its demos run once in the background (those with
+knobs first, with their warm values: a short run that compiles what the full one does; then
+the quick ones), on a worker left over: a live request always finds one free unless two run
+at once.
 """
 
 import collections
@@ -31,6 +32,7 @@ LIVE_TIME_LIMIT = 300.0  # seconds a live run may take unless its demo sets a sh
 KEEP_RUNS = 4  # finished runs kept per demo (a page may still show an older one)
 PROGRESS_EVERY = 0.1  # seconds between two progress events passed on (a fit's first and last always)
 LOG_TAIL = 12  # lines of a failed run's log shown to the speaker
+WARM_LIMIT = 5.0  # seconds: a demo without knobs warms up (a full run) if its recorded run took at most this
 
 
 class NotFound(Exception):
@@ -227,16 +229,20 @@ class Live:
     # ------------------------------------------------------------ warm-ups
 
     def warm(self, names: list[str]) -> None:
-        """Compile the named demos in the background (those with knobs, once each, in order)."""
+        """Compile the named demos in the background, once each: those with knobs first (with
+        their warm values), then the others whose recorded run took at most WARM_LIMIT s."""
         described = self.describe()
+        recorded = cache.load_manifest(self.layout.manifest)[0]["demos"]
         with self._cond:
-            for name in names:
-                info = described.get(name)
-                if info is None or not info["knobs"] or name in self._warm_done:
-                    continue
+            fresh = [n for n in dict.fromkeys(names) if n in described and n not in self._warm_done
+                     and not described[n].get("error")]
+            quick = [n for n in fresh if not described[n]["knobs"] and
+                     recorded.get(f"{described[n]['deck']}/{n}", {}).get("duration_s", math.inf) <= WARM_LIMIT]
+            for name in [n for n in fresh if described[n]["knobs"]] + quick:
                 self._warm_done.add(name)
-                kwargs = {k: knob["warm"] for k, knob in info["knobs"].items() if knob["warm"] != knob["default"]}
-                self._warm_queue.append((name, kwargs))
+                knobs = described[name]["knobs"]
+                self._warm_queue.append((name, {k: knob["warm"] for k, knob in knobs.items()
+                                                if knob["warm"] != knob["default"]}))
             self._cond.notify_all()
 
     def _warm_loop(self) -> None:

@@ -176,3 +176,25 @@ def test_a_run_that_dies_keeps_the_recorded_output(page, server):
     assert loss_image(page, scope) == recorded_image and numbers(page, scope) == recorded
     wait_for(lambda: len(status(server)["workers"]) == 2 and not status(server)["starting"], "a fresh worker", 180)
 
+
+
+def test_r_in_the_speaker_view_runs_on_the_presentation(page, server):
+    """The speaker view sends keys to its current-slide iframe; R there runs in the main window."""
+    page.goto(f"{server}/{DECK}/slides.html#/{SLIDE}")
+    page.wait_for_function("window.Reveal && Reveal.isReady() && document.documentElement.dataset.live === 'ready'")
+    page.keyboard.press("k")
+    page.fill("input[name='train_digits.epochs']", "6")
+    page.keyboard.press("Escape")
+    with page.context.expect_page() as popup:
+        page.keyboard.press("s")
+    speaker = popup.value
+    speaker.wait_for_load_state()
+    current = speaker.wait_for_selector("#current-slide iframe").content_frame()
+    current.wait_for_function("document.documentElement.dataset.live === 'ready'")
+    speaker.keyboard.press("r")
+    page.wait_for_selector("section#training .live-badge", timeout=120_000)
+    assert "epochs 6" in page.inner_text("section#training .live-badge")
+    assert current.locator(".live-badge").count() == 0  # the preview keeps the recorded output
+    speaker.keyboard.press("x")
+    page.wait_for_selector("section#training .live-badge", state="detached")
+    speaker.close()

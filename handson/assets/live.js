@@ -335,13 +335,35 @@
 
   // ------------------------------------------------------------ slideshow
 
+  // Reveal's speaker view shows the current slide in an iframe of this page (?receiver) and
+  // sends it the speaker's keys: there R and X act on the presentation window (the speaker
+  // view's opener), and the knobs set there are the presentation's.
+  function presentationWindow() {
+    if (!/[?&]receiver/.test(window.location.search)) return null;
+    try {
+      var opener = window.parent.opener;
+      return opener && opener.handsonLive && opener.handsonLive.control || null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   function startSlideshow() {
+    var presentation = presentationWindow();
     var hint = el("div", "live-hint", "live: R run · K knobs · X recorded");
-    document.body.appendChild(hint);
+    if (!presentation) document.body.appendChild(hint);
     var panel = null;
+    if (presentation) chosen = presentation.chosen;
 
     function current() { return shownIn(Reveal.getCurrentSlide() || document.body); }
-    function runSlide() { current().forEach(run); }
+    function runSlide() {
+      if (presentation) presentation.runSlide();
+      else current().forEach(run);
+    }
+    function revertSlide() {
+      if (presentation) presentation.revertSlide();
+      else current().forEach(revert);
+    }
     function closePanel() { if (panel) { panel.remove(); panel = null; } }
     function togglePanel() {
       if (panel) { closePanel(); return; }
@@ -362,11 +384,10 @@
     }
     Reveal.addKeyBinding({ keyCode: 82, key: "R", description: "Run this slide's demo live" }, runSlide);
     Reveal.addKeyBinding({ keyCode: 75, key: "K", description: "Knobs of this slide's demo" }, togglePanel);
-    Reveal.addKeyBinding({ keyCode: 88, key: "X", description: "Back to the recorded output" }, function () {
-      current().forEach(revert);
-    });
+    Reveal.addKeyBinding({ keyCode: 88, key: "X", description: "Back to the recorded output" }, revertSlide);
     Reveal.on("slidechanged", update);
     update();
+    live.control = { chosen: chosen, runSlide: runSlide, revertSlide: revertSlide };
     document.documentElement.dataset.live = "ready";
   }
 
