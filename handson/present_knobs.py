@@ -5,14 +5,16 @@ importing the demo, as the runner reads TIME_LIMIT):
 
     KNOBS = {
         "epochs": {"type": "int", "min": 1, "max": 100, "warm": 1},
-        "learning_rate": {"type": "float", "min": 1e-4, "max": 1.0, "log": True},
+        "learning_rate": {"type": "float", "min": 1e-4, "max": 1.0, "log": True, "warm_extra": [1e-2]},
         "hidden_units": {"type": "choice", "values": [[1, 2, 3, 8], [2, 4, 8, 16]]},
     }
 
 Each key names a keyword argument of `main` whose default (a literal or a module constant
 holding one) lies in the allowed values. `log: True` shows a float on a log scale; `warm` is
 the value the live server uses when it compiles the demo in the background (a short run that
-compiles what the full one does), else the default. Standard library only.
+compiles what the full one does), else the default; `warm_extra` lists more values to compile
+that way, one short run each (a learning rate is baked into the XLA program, so each new value
+compiles). Standard library only.
 """
 
 import ast
@@ -23,7 +25,7 @@ import os
 from pathlib import Path
 
 TYPES = ("int", "float", "choice")  # what a knob may be
-FIELDS = {"type", "min", "max", "log", "values", "warm", "label"}  # what a knob's dict may hold
+FIELDS = {"type", "min", "max", "log", "values", "warm", "warm_extra", "label"}  # what a knob's dict may hold
 
 
 class KnobError(Exception):
@@ -103,11 +105,18 @@ def _knob(name, spec, defaults: dict, where: str) -> dict:
         if log and low <= 0:
             raise KnobError(f"{where}: knob {name!r} is on a log scale, so 'min' must be > 0")
         knob.update(min=low, max=high, log=log)
-    for field, value in (("default", defaults[name]), ("warm", spec.get("warm", defaults[name]))):
-        try:
-            knob[field] = check(name, knob, value)
-        except BadValue as error:
-            raise KnobError(f"{where}: the {'default of main()' if field == 'default' else 'warm value'}: {error}") from None
+    extra = spec.get("warm_extra", [])
+    if not isinstance(extra, (list, tuple)):
+        raise KnobError(f"{where}: knob {name!r}: 'warm_extra' must be a list of values")
+    try:
+        knob["default"] = check(name, knob, defaults[name])
+    except BadValue as error:
+        raise KnobError(f"{where}: the default of main(): {error}") from None
+    try:
+        knob["warm"] = check(name, knob, spec.get("warm", defaults[name]))
+        knob["warm_extra"] = [check(name, knob, value) for value in extra]
+    except BadValue as error:
+        raise KnobError(f"{where}: a warm value: {error}") from None
     return knob
 
 

@@ -94,6 +94,7 @@ class Live:
         self._warm_queue: collections.deque = collections.deque()
         self._warm_done: set[str] = set()  # demos queued for warming once (per server)
         self.warming: str | None = None
+        self.warmed: list[dict] = []  # the warm-ups done: demo, knobs, ok, cpu_s
         self._closed = False
         self._ids = itertools.count(1)
         self._spawner = _Spawner()
@@ -135,7 +136,8 @@ class Live:
                     "starting": self._starting,
                     "running": {name: {"run": run.id, "worker": run.worker_pid}
                                 for name, run in self._running.items()},
-                    "warming": self.warming, "warm_queue": [n for n, _ in self._warm_queue]}
+                    "warming": self.warming, "warm_queue": [n for n, _ in self._warm_queue],
+                    "warmed": list(self.warmed)}
 
     # ------------------------------------------------------------ demos
 
@@ -230,7 +232,8 @@ class Live:
 
     def warm(self, names: list[str]) -> None:
         """Compile the named demos in the background, once each: those with knobs first (with
-        their warm values), then the others whose recorded run took at most WARM_LIMIT s."""
+        their warm values, then once per `warm_extra` value), then the others whose recorded run
+        took at most WARM_LIMIT s."""
         described = self.describe()
         recorded = cache.load_manifest(self.layout.manifest)[0]["demos"]
         with self._cond:
@@ -241,8 +244,10 @@ class Live:
             for name in [n for n in fresh if described[n]["knobs"]] + quick:
                 self._warm_done.add(name)
                 knobs = described[name]["knobs"]
-                self._warm_queue.append((name, {k: knob["warm"] for k, knob in knobs.items()
-                                                if knob["warm"] != knob["default"]}))
+                base = {k: knob["warm"] for k, knob in knobs.items() if knob["warm"] != knob["default"]}
+                self._warm_queue.append((name, base))
+                for key, knob in knobs.items():
+                    self._warm_queue.extend((name, {**base, key: value}) for value in knob["warm_extra"])
             self._cond.notify_all()
 
     def _warm_loop(self) -> None:
@@ -263,7 +268,9 @@ class Live:
             try:
                 if demo is not None:
                     out_dir.mkdir(parents=True, exist_ok=True)
-                    self._job(demo, kwargs, out_dir, LIVE_TIME_LIMIT, {}, None, worker=worker)
+                    answer = self._job(demo, kwargs, out_dir, LIVE_TIME_LIMIT, {}, None, worker=worker)
+                    self.warmed.append({"demo": name, "knobs": kwargs, "ok": bool(answer.get("ok")),
+                                        "cpu_s": answer.get("cpu_s")})
                 else:
                     self._release(worker)
             finally:

@@ -32,7 +32,7 @@ COUNT = '''
     STEPS = 3  # steps at full budget
     KNOBS = {
         "steps": {"type": "int", "min": 1, "max": 10},
-        "rate": {"type": "float", "min": 1e-3, "max": 1.0, "log": True},
+        "rate": {"type": "float", "min": 1e-3, "max": 1.0, "log": True, "warm_extra": [1.0]},
         "mode": {"type": "choice", "values": ["ok", "fail", "nan"]},
         "sleep": {"type": "float", "min": 0.0, "max": 60.0},
     }
@@ -84,6 +84,8 @@ def test_every_declared_knob_is_a_keyword_argument_of_main_with_its_default_in_r
     ('KNOBS = {"rate": {"type": "float", "min": 0, "max": 1, "log": True}}', "log scale"),
     ('KNOBS = {"steps": {"type": "int", "min": 1, "max": 9, "warm": 99}}', "warm value: steps=99"),
     ('KNOBS = {"steps": {"type": "int", "min": 1, "max": 9, "colour": 1}}', "unknown field(s) colour"),
+    ('KNOBS = {"rate": {"type": "float", "min": 0.1, "max": 1, "warm_extra": [2]}}', "warm value: rate=2 is out"),
+    ('KNOBS = {"rate": {"type": "float", "min": 0.1, "max": 1, "warm_extra": 0.2}}', "'warm_extra' must be a list"),
     ('KNOBS = dict(steps=1)', "dict literal"),
 ])
 def test_a_wrong_declaration_names_file_and_line(tmp_path, declaration, message):
@@ -217,10 +219,13 @@ def test_pages_get_the_live_hooks_and_opening_one_warms_its_demos(served):
     for asset in vendor.scripts("live") + vendor.stylesheets("live"):
         assert f"/{asset}" in page
     # Opening the page compiled its demo in the background: one run with the warm values.
-    wait_for(lambda: "count" in live._warm_done and live.status()["warming"] is None
-             and not live.status()["warm_queue"], "the warm-up")
-    assert (project.root / "build/live/logs/count.log").is_file()
+    wait_for(lambda: len(live.status()["warmed"]) == 2, "the warm-ups")
+    warmed = live.status()["warmed"]
+    assert [w["knobs"] for w in warmed] == [{}, {"rate": 1.0}] and all(w["ok"] for w in warmed)
     assert live.runs_started == 0  # a warm-up is not a live run
+    request(url, path="/01_a/")
+    time.sleep(0.5)
+    assert len(live.status()["warmed"]) == 2 and not live.status()["warm_queue"]  # once per server
 
 
 def test_the_static_site_never_loads_the_live_assets():

@@ -38,7 +38,7 @@ REGION_COLORS = ("#cddff0", "#f3d0dc")  # light versions for the regions
 # What a speaker may change live (`make present`, docs/CONTRACTS.md): fewer epochs, another step size.
 KNOBS = {
     "epochs": {"type": "int", "min": 1, "max": 150, "warm": 1},
-    "learning_rate": {"type": "float", "min": 1e-3, "max": 1.0, "log": True},
+    "learning_rate": {"type": "float", "min": 1e-3, "max": 1.0, "log": True, "warm_extra": [0.5, 0.005]},
 }
 
 

@@ -40,7 +40,7 @@ COLORS = ("#0368bb", "#c20d4f")  # arm 0, arm 1
 REGION_COLORS = ("#cddff0", "#f3d0dc")  # light versions for the regions
 # What a speaker may change live (`make present`, docs/CONTRACTS.md): a larger step size, fewer frames.
 KNOBS = {
-    "learning_rate": {"type": "float", "min": 1e-4, "max": 0.1, "log": True},
+    "learning_rate": {"type": "float", "min": 1e-4, "max": 0.1, "log": True, "warm_extra": [0.05, 0.0005]},
     "frames": {"type": "int", "min": 1, "max": 15, "warm": 1},
     "epochs_per_frame": {"type": "int", "min": 1, "max": 40, "warm": 1},
 }

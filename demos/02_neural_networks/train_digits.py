@@ -29,7 +29,7 @@ BATCH_SIZE = 32  # digits per gradient step
 EPOCHS = 50  # passes over the training digits at full budget
 # What a speaker may change live (`make present`, docs/CONTRACTS.md): "what if the step were 10x larger?"
 KNOBS = {
-    "learning_rate": {"type": "float", "min": 1e-4, "max": 1.0, "log": True},
+    "learning_rate": {"type": "float", "min": 1e-4, "max": 1.0, "log": True, "warm_extra": [1e-2, 1e-4]},
     "epochs": {"type": "int", "min": 1, "max": 100, "warm": 1},
 }
 
