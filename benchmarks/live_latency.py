@@ -134,7 +134,7 @@ def measure(site: Path, reps: int, cold: bool, workers: int) -> list[dict]:
 
 
 def _label(demo: str, knobs: dict) -> str:
-    return demo + "".join(f", {k}={v:g}" if v == 0.01 else f", {k}={v:.3g} (never used)" for k, v in knobs.items())
+    return demo + "".join(f", {k}={v:g}" if v == 0.01 else f", {k}={v:.9g} (never used)" for k, v in knobs.items())
 
 
 def table(rows: list[dict]) -> str:
