@@ -173,10 +173,11 @@
         if (!url) return;
         if (img.dataset.recordedSrc === undefined) {
           img.dataset.recordedSrc = source;
-          img.dataset.hadDataSrc = img.hasAttribute("data-src") ? "1" : "";
+          img.dataset.recordedTitle = img.getAttribute("title") || "";
         }
         if (img.hasAttribute("data-src")) img.setAttribute("data-src", url);
         img.setAttribute("src", url);
+        img.title = name + ": live run " + event.run + " on " + event.device + ", " + event.duration_s.toFixed(1) + " s";
         img.classList.add("live-output");
       });
       section.querySelectorAll('span.result[data-result^="' + name + '."]').forEach(function (span) {
@@ -197,13 +198,13 @@
       section.querySelectorAll("img.live-output").forEach(function (img) {
         var source = img.dataset.recordedSrc;
         if (source === undefined || source.indexOf(prefix) < 0) return;
-        if (img.hasAttribute("data-src") || img.dataset.hadDataSrc) {
-          if (img.hasAttribute("data-src")) img.setAttribute("data-src", source);
-        }
+        if (img.hasAttribute("data-src")) img.setAttribute("data-src", source);
         img.setAttribute("src", source);
+        if (img.dataset.recordedTitle) img.title = img.dataset.recordedTitle;
+        else img.removeAttribute("title");
         img.classList.remove("live-output");
         delete img.dataset.recordedSrc;
-        delete img.dataset.hadDataSrc;
+        delete img.dataset.recordedTitle;
       });
       section.querySelectorAll('span.result.live-value[data-result^="' + name + '."]').forEach(function (span) {
         span.textContent = span.dataset.recorded;
