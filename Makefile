@@ -9,7 +9,7 @@ export SOURCE_DATE_EPOCH := 0
 export MPLBACKEND := agg
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: all figures site serve test preflight pdf clean
+.PHONY: all figures site serve present test preflight pdf clean
 
 all: site
 
@@ -31,6 +31,10 @@ site: figures node_modules/.installed
 
 serve: figures node_modules/.installed
 	$(VENV)/bin/mkdocs serve
+
+# The site on 127.0.0.1 with live demos (R reruns a slide's demo, K its knobs); PORT=8765 by default.
+present: $(VENV)/.installed node_modules/.installed
+	$(PY) -m handson present $(if $(PORT),--port $(PORT))
 
 # Every slide of every deck and talk, at 16:9 and 4:3, fits and reads (headless Chromium).
 preflight: site

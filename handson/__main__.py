@@ -1,4 +1,4 @@
-"""Command line: `python -m handson figures|inspect|preflight|pdf ...` (see `--help` of each).
+"""Command line: `python -m handson figures|inspect|preflight|pdf|present ...` (see `--help` of each).
 
 `inspect DECK.md...` prints a deck's counts as remark.js reports them, as JSON."""
 
@@ -43,7 +43,21 @@ def main(argv: list[str] | None = None) -> int:
                     "and <deck>-notes.pdf with the speaker notes under each slide; linked from the reader page.")
     pdf.add_argument("decks", nargs="*", metavar="DECK", help="deck folder; default: all")
     pdf.add_argument("--site", type=Path, default=None, help="built site (default: site/)")
+    present = commands.add_parser(
+        "present", help="serve the site on 127.0.0.1 with live demos (R runs a slide's demo, K its knobs)",
+        description="Bring the figures and the site up to date, then serve site/ on the loopback address "
+                    "with a run API and warm workers: a slide's demo reruns live with changed knobs.")
+    present.add_argument("--port", type=int, default=None, help="TCP port (default: 8765; 0: any free one)")
+    present.add_argument("--no-build", action="store_true", help="serve site/ as it is (no make figures, no mkdocs build)")
+    present.add_argument("--workers", type=_positive(int), default=2, help="warm worker processes (default: 2)")
+    present.add_argument("--time-limit", type=_positive(float), default=None,
+                         help="seconds a live run may take at most (default: the demo's TIME_LIMIT, else 300)")
     args = parser.parse_args(argv)
+    if args.command == "present":
+        from handson import present as server
+
+        port = server.DEFAULT_PORT if args.port is None else args.port
+        return server.main(port, build=not args.no_build, workers=args.workers, time_limit=args.time_limit)
     if args.command == "inspect":
         return _inspect(args.decks)
 

@@ -24,13 +24,16 @@ ASSETS = [
     ("assets/handson/slideshow.css", "own:slideshow.css", {"slides"}),
     ("assets/handson/reader.js", "own:reader.js", {"reader"}),
     ("assets/handson/slideshow.js", "own:slideshow.js", {"slides"}),
+    # Only pages served by `make present` load these (handson/present.py adds them).
+    ("assets/handson/live.css", "own:live.css", {"live"}),
+    ("assets/handson/live.js", "own:live.js", {"live"}),
 ]
 # KaTeX's fonts, referenced by its stylesheet: every .woff2 in this folder, copied beside it.
 KATEX_FONTS = ("npm:katex/dist/fonts", "assets/vendor/katex/fonts")
 
 
 def stylesheets(view: str) -> list[str]:
-    """Site paths of the stylesheets `view` ("reader" or "slides") links, in order."""
+    """Site paths of the stylesheets `view` ("reader", "slides" or "live") links, in order."""
     return [dest for dest, _, views in ASSETS if view in views and dest.endswith(".css")]
 
 

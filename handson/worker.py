@@ -12,8 +12,11 @@ code this process executed. This file and what it imports shape every output (re
 the environment): they are part of every demo's cache key.
 
 request:  {"id", "path", "out_dir", "log", "imports": [dotted names], "uses_jax", "jax_cache"}
+          and, for live runs (handson/present_pool.py), optional "kwargs" for main and
+          "progress": true; without "path" it only imports (a warm-up).
 answers:  {"event": "ready"} once; then per request {"event": "start", "id"} when the demo
-          starts (imports done; the time limit counts from here) and
+          starts (imports done; the time limit counts from here), with "progress" a
+          {"event": "progress", "id", "fields"} per `handson.progress.report(**fields)`, and
           {"event": "done", "id", "ok", "duration_s", "device", "results", "caption", "executed",
           "read"}
           or {"event": "done", "id", "ok": false, "reason", "traceback", "executed", "read"}.
@@ -55,8 +58,9 @@ def to_plain(value, where: str = "results"):
     raise TypeError(f"{where} is a {type(value).__name__}, which is not JSON")
 
 
-def run_demo(path: Path, out_dir: Path, uses_jax: bool, watch: Watch, jax_cache: str | None = None) -> dict:
-    """Load the demo as `__demo__`, call `main(out_dir)`, write result.json; the answer to send."""
+def run_demo(path: Path, out_dir: Path, uses_jax: bool, watch: Watch, jax_cache: str | None = None,
+             kwargs: dict | None = None) -> dict:
+    """Load the demo as `__demo__`, call `main(out_dir, **kwargs)`, write result.json; the answer to send."""
     demo_dir = str(path.parent)
     saved_path = list(sys.path)
     # Sibling imports (`import _helpers`) work as with `python demos/<deck>/<name>.py`.
@@ -72,7 +76,7 @@ def run_demo(path: Path, out_dir: Path, uses_jax: bool, watch: Watch, jax_cache:
             exec(watch.execute(str(path)), module.__dict__)
             if not callable(module.__dict__.get("main")):
                 raise TypeError(f"{path.name} has no main(out_dir) function")
-            results = module.main(out_dir)
+            results = module.main(out_dir, **(kwargs or {}))
         if not isinstance(results, dict):
             raise TypeError(f"main() returned {type(results).__name__}, expected a dict")
         results = to_plain(results)  # waits for JAX's asynchronous results: part of the time
@@ -165,6 +169,19 @@ def _output_to(log: Path):
         os.close(saved[1])
 
 
+@contextlib.contextmanager
+def _progress(send, request: dict):
+    """Pass the demo's progress reports (fit's epochs) to the runner, if it asked for them."""
+    if not request.get("progress"):
+        yield
+        return
+    from handson import progress
+
+    with progress.listen(lambda fields: send({"event": "progress", "id": request["id"],
+                                              "fields": to_plain(fields)})):
+        yield
+
+
 def _preimport(names: list[str]) -> None:
     """Import the demo's libraries before its clock starts: durations then measure the demo."""
     for name in names:
@@ -222,9 +239,14 @@ def main(root: str, project_dirs: list[str]) -> None:
             except Exception as error:
                 answer = _failure(error)
             else:
-                send({"event": "start", "id": request["id"]})
-                answer = run_demo(Path(request["path"]), Path(request["out_dir"]), request["uses_jax"],
-                                  watch, request.get("jax_cache"))
+                if request.get("path") is None:  # a warm-up: the imports only
+                    answer = {"ok": True}
+                else:
+                    send({"event": "start", "id": request["id"]})
+                    with _progress(send, request):
+                        answer = run_demo(Path(request["path"]), Path(request["out_dir"]),
+                                          request["uses_jax"], watch, request.get("jax_cache"),
+                                          request.get("kwargs"))
         send({"event": "done", "id": request["id"], **answer,
               "executed": watch.executed, "read": watch.read})
 

@@ -35,6 +35,11 @@ EPOCHS = 150  # passes over the points at full budget
 GRID = 200  # pixels per side of the decision-region image
 COLORS = ("#0368bb", "#c20d4f")  # class 0, class 1
 REGION_COLORS = ("#cddff0", "#f3d0dc")  # light versions for the regions
+# What a speaker may change live (`make present`, docs/CONTRACTS.md): fewer epochs, another step size.
+KNOBS = {
+    "epochs": {"type": "int", "min": 1, "max": 150, "warm": 1},
+    "learning_rate": {"type": "float", "min": 1e-3, "max": 1.0, "log": True, "warm_extra": [0.5, 0.005]},
+}
 
 
 # --8<-- [start:model]
@@ -97,7 +102,8 @@ def draw(panels: list[dict], extent: tuple) -> Figure:
     return fig
 
 
-def main(out_dir: Path, epochs: int = EPOCHS, hidden_units: tuple = HIDDEN) -> dict:
+def main(out_dir: Path, epochs: int = EPOCHS, hidden_units: tuple = HIDDEN,
+         learning_rate: float = LEARNING_RATE) -> dict:
     data_key, model_key, train_key = jax.random.split(jax.random.key(SEED), 3)
     sets = datasets(SEED)
     extent = (-2.5, 2.5, -2.5, 2.5)  # the data are standardised
@@ -110,7 +116,7 @@ def main(out_dir: Path, epochs: int = EPOCHS, hidden_units: tuple = HIDDEN) -> d
         for hidden in hidden_units:
             model = mlp(hidden, nnx.Rngs(model_key))
             # --8<-- [start:fit]
-            fit(model, optax.adam(LEARNING_RATE), loss_fn, train=(x, y),
+            fit(model, optax.adam(learning_rate), loss_fn, train=(x, y),
                 epochs=epochs, batch_size=BATCH_SIZE, key=train_key)
             # --8<-- [end:fit]
             acc = float(train_accuracy(model, x, y))

@@ -36,6 +36,11 @@ AT_STEP = 200  # the step at which the slide compares the three losses
 THRESHOLD = 1e-3  # "converged": the first step with a loss below this
 WINDOW = ((-4.5, 2.0), (-2.6, 1.4))  # plotted θ1 and θ2 ranges
 COLORS = {"gradient descent": "#0368bb", "momentum": "#c20d4f", "Adam": "#0b794b"}  # per path
+# What a speaker may change live (`make present`, docs/CONTRACTS.md): past 2/100 gradient descent diverges.
+KNOBS = {
+    "learning_rate": {"type": "float", "min": 0.001, "max": 0.021},
+    "steps": {"type": "int", "min": 20, "max": 300},
+}
 
 
 def loss_surface():
@@ -50,10 +55,10 @@ def loss_surface():
     return loss_fn
 
 
-def optimizers() -> dict:
+def optimizers(learning_rate: float = LEARNING_RATE) -> dict:
     return {
-        "gradient descent": optax.sgd(LEARNING_RATE),
-        "momentum": optax.sgd(LEARNING_RATE, momentum=MOMENTUM),
+        "gradient descent": optax.sgd(learning_rate),
+        "momentum": optax.sgd(learning_rate, momentum=MOMENTUM),
         "Adam": optax.adam(ADAM_LEARNING_RATE),
     }
 
@@ -137,11 +142,11 @@ def plot_larger(losses: dict) -> Figure:
     return fig
 
 
-def main(out_dir: Path, steps: int = STEPS) -> dict:
+def main(out_dir: Path, steps: int = STEPS, learning_rate: float = LEARNING_RATE) -> dict:
     loss_fn = loss_surface()
     start = jnp.array(START, jnp.float32)
     paths, losses, hits = {}, {}, {}
-    for name, tx in optimizers().items():
+    for name, tx in optimizers(learning_rate).items():
         path, loss = descend(loss_fn, tx, steps)(start)
         paths[name] = np.concatenate([np.asarray(start)[None], np.asarray(path)])
         losses[name] = np.asarray(loss)
@@ -155,7 +160,7 @@ def main(out_dir: Path, steps: int = STEPS) -> dict:
     _, larger = descend(loss_fn, optax.sgd(LARGER_LEARNING_RATE), steps)(start)
     larger = np.asarray(larger, np.float64)
     with style():
-        save(plot_larger({LEARNING_RATE: losses["gradient descent"], LARGER_LEARNING_RATE: larger}),
+        save(plot_larger({learning_rate: losses["gradient descent"], LARGER_LEARNING_RATE: larger}),
              out_dir / "larger_learning_rate.svg")
 
     keys = {"gradient descent": "gd", "momentum": "momentum", "Adam": "adam"}
@@ -169,7 +174,7 @@ def main(out_dir: Path, steps: int = STEPS) -> dict:
         "reached": {keys[n]: bool(hits[n] < steps) for n in hits},
         "at_step": min(AT_STEP, steps - 1),
         "loss_at_step": {keys[n]: float(losses[n][min(AT_STEP, steps - 1)]) for n in losses},
-        "learning_rate": LEARNING_RATE,
+        "learning_rate": learning_rate,
         "momentum": MOMENTUM,
         "adam_learning_rate": ADAM_LEARNING_RATE,
         "curvatures": list(CURVATURES),

@@ -38,6 +38,12 @@ GRID = 120  # pixels per side of the decision-region image
 EXTENT = 2.6  # the plot shows [-EXTENT, EXTENT] on both axes
 COLORS = ("#0368bb", "#c20d4f")  # arm 0, arm 1
 REGION_COLORS = ("#cddff0", "#f3d0dc")  # light versions for the regions
+# What a speaker may change live (`make present`, docs/CONTRACTS.md): a larger step size, fewer frames.
+KNOBS = {
+    "learning_rate": {"type": "float", "min": 1e-4, "max": 0.1, "log": True, "warm_extra": [0.05, 0.0005]},
+    "frames": {"type": "int", "min": 1, "max": 15, "warm": 1},
+    "epochs_per_frame": {"type": "int", "min": 1, "max": 40, "warm": 1},
+}
 
 
 def spiral(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +96,8 @@ def draw(regions: np.ndarray, x: np.ndarray, y: np.ndarray, epoch: int, acc: flo
     return fig
 
 
-def main(out_dir: Path, frames: int = FRAMES, epochs_per_frame: int = EPOCHS_PER_FRAME) -> dict:
+def main(out_dir: Path, frames: int = FRAMES, epochs_per_frame: int = EPOCHS_PER_FRAME,
+         learning_rate: float = LEARNING_RATE) -> dict:
     model_key, train_key = jax.random.split(jax.random.key(SEED))
     x, y = spiral(SEED)
     u = np.linspace(-EXTENT, EXTENT, GRID, dtype=np.float32)
@@ -102,7 +109,7 @@ def main(out_dir: Path, frames: int = FRAMES, epochs_per_frame: int = EPOCHS_PER
         # --8<-- [start:frame]
         model = mlp(nnx.Rngs(model_key))  # the same initial weights every frame
         if epoch > 0:  # the first `epoch` epochs of one seeded run
-            fit(model, optax.adam(LEARNING_RATE), loss_fn, train=(x, y),
+            fit(model, optax.adam(learning_rate), loss_fn, train=(x, y),
                 epochs=epoch, batch_size=BATCH_SIZE, key=train_key)
         acc, regions = evaluate(model, x, y, grid)
         # --8<-- [end:frame]

@@ -27,6 +27,11 @@ HIDDEN = 64  # hidden units
 LEARNING_RATE = 1e-3  # adam's step size
 BATCH_SIZE = 32  # digits per gradient step
 EPOCHS = 50  # passes over the training digits at full budget
+# What a speaker may change live (`make present`, docs/CONTRACTS.md): "what if the step were 10x larger?"
+KNOBS = {
+    "learning_rate": {"type": "float", "min": 1e-4, "max": 1.0, "log": True, "warm_extra": [1e-2, 1e-4]},
+    "epochs": {"type": "int", "min": 1, "max": 100, "warm": 1},
+}
 
 
 # --8<-- [start:model]
@@ -69,7 +74,7 @@ def plot(history, best_epoch: int) -> tuple[Figure, Figure]:
     return loss_fig, acc_fig
 
 
-def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
+def main(out_dir: Path, epochs: int = EPOCHS, learning_rate: float = LEARNING_RATE) -> dict:
     model_key, train_key = jax.random.split(jax.random.key(SEED))
     train, val = digits(SEED)
     model = mlp(nnx.Rngs(model_key))
@@ -77,7 +82,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     table.write(out_dir / "summary.txt")
 
     # --8<-- [start:fit]
-    history = fit(model, optax.adam(LEARNING_RATE), loss_fn,
+    history = fit(model, optax.adam(learning_rate), loss_fn,
                   train=train, val=val, epochs=epochs,
                   batch_size=BATCH_SIZE, key=train_key,
                   eval_train=True)

@@ -35,6 +35,11 @@ LEARNING_RATE = 1e-3  # adam's step size
 BATCH_SIZE = 32  # digits per gradient step
 EPOCHS = 200  # passes over the 150 training digits at full budget
 PATIENCE = 10  # early stopping: epochs without a lower validation loss before the run stops
+# What a speaker may change live (`make present`, docs/CONTRACTS.md): more digits, less overfitting.
+KNOBS = {
+    "n_train": {"type": "int", "min": 50, "max": 1258, "label": "training digits"},
+    "epochs": {"type": "int", "min": 1, "max": 200, "warm": 1},
+}
 
 
 # --8<-- [start:model]
@@ -88,9 +93,9 @@ def plot(history, best_epoch: int, n_train: int, n_val: int) -> Figure:
     return fig
 
 
-def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
+def main(out_dir: Path, epochs: int = EPOCHS, n_train: int = N_TRAIN) -> dict:
     model_key, train_key = jax.random.split(jax.random.key(SEED))
-    train, val = digits(SEED, N_TRAIN)
+    train, val = digits(SEED, n_train)
     model = big_mlp(nnx.Rngs(model_key))
     params = summary(model, input_shape=(64,)).total
 

@@ -42,6 +42,8 @@ COLORS = {"input": "#0368bb", "hidden": "#0b794b", "output": "#c20d4f"}  # node 
 GREY = "#444444"  # edges
 DROPPED = "#bbbbbb"  # dropped units
 CROSS = "#c20d4f"  # the cross over a dropped unit
+# What a speaker may change live (`make present`, docs/CONTRACTS.md): a shorter or longer race.
+KNOBS = {"epochs": {"type": "int", "min": 1, "max": 200, "warm": 1}}
 
 
 # --8<-- [start:mask]

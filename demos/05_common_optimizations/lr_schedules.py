@@ -35,6 +35,8 @@ SCHEDULE_PEAK = 1e-2  # peak of the warmup + cosine run added to the sweep
 HIDDEN = 64  # hidden units of the digits MLP
 BATCH_SIZE = 32  # digits per gradient step
 EPOCHS = 30  # passes over the training digits per learning rate
+# What a speaker may change live (`make present`, docs/CONTRACTS.md): does 1e-4 catch up with more epochs?
+KNOBS = {"epochs": {"type": "int", "min": 1, "max": 60, "warm": 1}}
 
 
 def schedules() -> dict:
