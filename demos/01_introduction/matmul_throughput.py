@@ -28,6 +28,13 @@ SEED = 0  # the matrices' values (irrelevant to the timing, fixed anyway)
 SIZES = {"cpu": (128, 256, 512, 1024), "gpu": (1024, 2048, 4096, 8192)}  # n, per platform
 DTYPES = ("float32", "bfloat16", "float16")  # data types timed, where the backend has them
 REPEATS = 5  # timed calls per point after the warm-up; the fastest is kept
+# What a speaker may change live (`make present`, docs/CONTRACTS.md): one data type at a time, or
+# more repeats for a steadier best-of on a busy laptop.
+KNOBS = {
+    "dtypes": {"type": "choice", "label": "data types",
+               "values": [["float32", "bfloat16", "float16"], ["float32"], ["bfloat16"], ["float16"]]},
+    "repeats": {"type": "int", "min": 1, "max": 20, "warm": 1},
+}
 # Dense peaks in TFLOP/s (datasheets, no sparsity), matched in order against device_kind.
 # float32 is the TF32 tensor-core peak where JAX's default precision may use it (A100 on).
 GPU_PEAKS = [
