@@ -84,7 +84,8 @@ def test_editing_a_transitively_imported_module_reruns_its_users(demos):
     # The demo's imports, and the worker code that runs every demo.
     assert set(demos.manifest["demos"]["01_basics/uses"]["inputs"]["modules"]) == {
         "handson/__init__.py", "handson/fakelib.py", "handson/deeper.py",
-        "handson/worker.py", "handson/watch.py", "handson/demo.py", "handson/paths.py"}
+        "handson/worker.py", "handson/watch.py", "handson/demo.py", "handson/paths.py",
+        "handson/progress.py"}
 
 
 def test_unrelated_edits_rerun_nothing(demos):
