@@ -3,14 +3,26 @@
 import hashlib
 import math
 import runpy
+import sys
 from pathlib import Path
+
+
+def load_demo(path: Path) -> dict:
+    """The demo module's globals, loaded as the runner's workers do: its folder first on sys.path,
+    so sibling imports (`from exercise_cnn import cnn`) work."""
+    saved = list(sys.path)
+    sys.path.insert(0, str(path.parent))
+    try:
+        return runpy.run_path(str(path), run_name="__demo__")
+    finally:
+        sys.path[:] = saved
 
 
 def demo_runner(demos_dir: Path):
     """`load(name)` → the demo module's globals; `run(name, out_dir, **overrides)` → its results."""
 
     def load(name: str) -> dict:
-        return runpy.run_path(str(demos_dir / f"{name}.py"), run_name="__demo__")
+        return load_demo(demos_dir / f"{name}.py")
 
     def run(name: str, out_dir: Path, **overrides) -> dict:
         out_dir.mkdir(parents=True, exist_ok=True)

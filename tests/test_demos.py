@@ -5,12 +5,13 @@ Claims at full budget live in the per-deck `test_demo_claims_*.py` files.
 
 import ast
 import math
-import runpy
 
 import pytest
 
 from handson.cache import discover
 from handson.paths import DEMOS
+
+from demo_helpers import load_demo
 
 # Keyword overrides that make a demo fast; demos not listed run at their (cheap) defaults.
 TINY = {
@@ -63,7 +64,7 @@ def test_demo_contract(demo, tmp_path):
     assert doc and doc.splitlines()[0].strip(), "the module docstring's first line is the caption"
     assert not [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)], \
         "no module-level work"
-    module = runpy.run_path(str(demo.path), run_name="__demo__")
+    module = load_demo(demo.path)
     results = module["main"](tmp_path, **TINY.get(demo.name, {}))
     assert isinstance(results, dict) and results
     written = [p for p in tmp_path.rglob("*") if p.is_file()]

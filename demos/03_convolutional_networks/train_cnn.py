@@ -15,7 +15,6 @@ so no gradient reaches them any more.
 """
 
 import tempfile
-from functools import partial
 from pathlib import Path
 
 import jax
@@ -31,6 +30,8 @@ from handson.demo import standalone
 from handson.figures import save, style
 from handson.training import accuracy, fit
 
+from exercise_cnn import cnn  # the exercise CNN, defined once, beside this file
+
 SEED = 0  # one seed for everything random in this demo
 SIZE = 32  # the 8×8 digits are resized to SIZE×SIZE, the exercise CNN's input
 TEST_FRACTION = 0.2  # share of the digits kept aside for the final test
@@ -41,25 +42,6 @@ BATCH_SIZE = 32  # digits per gradient step
 EPOCHS = 20  # most passes over the training digits (early stopping ends sooner)
 PATIENCE = 5  # stop after this many epochs without a lower validation loss
 SHOWN_DIGIT = 0  # index in the test set of the digit whose feature maps are drawn
-
-
-# The exercise CNN, as in exercise_cnn.py: ReLU after each conv
-def flatten(x):  # (batch, 1, 1, 100) -> (batch, 100)
-    return x.reshape(x.shape[0], -1)
-
-
-pool = partial(nnx.max_pool, window_shape=(2, 2), strides=(2, 2))
-
-
-def cnn(rngs: nnx.Rngs) -> nnx.Sequential:
-    conv = partial(nnx.Conv, padding="VALID", rngs=rngs)
-    return nnx.Sequential(
-        conv(1, 10, (5, 5)), nnx.relu, pool,
-        conv(10, 25, (5, 5)), nnx.relu, pool,
-        conv(25, 100, (4, 4)), nnx.relu, pool,
-        flatten,
-        nnx.Linear(100, 10, rngs=rngs),
-    )
 
 
 # --8<-- [start:data]
