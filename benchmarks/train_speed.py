@@ -10,7 +10,8 @@ cross-entropy, the same epochs, and each framework's idiomatic loop:
   keras  `model.compile(optimizer="adam", loss=...)`, `model.fit(x, y, batch_size, epochs, shuffle=True)`
   torch  a plain loop over `torch.randperm` slices of pre-made tensors, `torch.optim.Adam`
 Two models: the digits MLP 64 -> 64 -> 10 and the exercise CNN (CONTENT.md S6, 47,645
-parameters) on the digits upsampled to 32x32 (`jax.image.resize`; NHWC, NCHW for torch).
+parameters; ours is demos/03_convolutional_networks/exercise_cnn.py's `cnn`) on the digits
+upsampled to 32x32 (`jax.image.resize`; NHWC, NCHW for torch).
 
 Three measurements, medians of interleaved repetitions (ours, keras, torch, ours, ...):
   images/s      steady state: images trained in epochs 2..E over the time between the end of
@@ -19,16 +20,14 @@ Three measurements, medians of interleaved repetitions (ours, keras, torch, ours
   whole process a separate python process: imports + data from .npz + build + train E epochs;
                 ours with JAX's persistent compilation cache warm (`enable_compile_cache`,
                 filled by one untimed process first), the peers as they come
-Where an epoch ends: ours has no callbacks, so the benchmark swaps `handson.training.History`
-for one whose `train_loss` list notes the time of each append (fit appends right after the
-epoch's losses reach the host); keras: a callback's `on_epoch_end`; torch: the loop itself.
+Where an epoch ends: ours: fit's `on_epoch` callback (called once the epoch's losses reach
+the host); keras: a callback's `on_epoch_end`; torch: the loop itself.
 Each framework counts the images it trains on (ours drops the last incomplete batch).
 
 It is a measurement, not a test: it prints PASS/FAIL per goal and exits 0 either way.
 """
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
@@ -53,7 +52,7 @@ EPOCHS = {"mlp": 1 + 50, "cnn": 1 + 3}  # one warm-up epoch (compiles) + timed e
 QUICK_EPOCHS = {"mlp": 1 + 5, "cnn": 1 + 1}  # --quick: a smoke run, one repetition
 FRAMEWORKS = ("ours", "keras", "torch")
 PROTOTYPES = {"cnn": {  # info rows: ours before (lax convolutions) and with a pooling prototype
-    "lax_conv": ("ours, XLA convolutions (fit before im2col)", {"lax_conv": True}),
+    "lax_conv": ("ours, XLA convolutions (fit conv=\"lax\")", {"conv": "lax"}),
     "reshape_pool": ("ours + reshape_max_pool (prototype)", {"reshape_pool": True}),
 }}
 PEERS = {"keras": "keras", "torch": "torch"}  # framework -> module that must be importable
@@ -84,44 +83,14 @@ def load_data(path: Path, framework: str, model: str) -> tuple[np.ndarray, np.nd
 
 
 # ---------------------------------------------------------------------------- ours
-@contextlib.contextmanager
-def lax_convolutions():
-    """`fit` as it was before handson/matmul_conv.py: XLA's convolutions, one call per step."""
-    from handson import training
-
-    swap, left = training.use_im2col, training.lax_convs_left
-    training.use_im2col, training.lax_convs_left = (lambda model: None), (lambda model: True)
+def exercise_cnn():
+    """demos/03_convolutional_networks/exercise_cnn.py: (cnn(rngs), its pool), defined there once."""
+    sys.path.insert(0, str(ROOT / "demos" / "03_convolutional_networks"))
     try:
-        yield
+        import exercise_cnn
     finally:
-        training.use_im2col, training.lax_convs_left = swap, left
-
-
-@contextlib.contextmanager
-def epoch_clock():
-    """Times of the ends of fit's epochs: a History whose train_loss notes each append."""
-    from handson import training
-
-    class Clock(list):
-        times: list[float] = []
-
-        def append(self, value):
-            super().append(value)
-            Clock.times.append(time.perf_counter())
-
-    original = training.History
-
-    def history():
-        logs = original()
-        logs.train_loss = Clock()
-        return logs
-
-    Clock.times = []
-    training.History = history
-    try:
-        yield Clock.times
-    finally:
-        training.History = original
+        sys.path.pop(0)
+    return exercise_cnn.cnn, exercise_cnn.pool
 
 
 def reshape_max_pool(x):
@@ -132,11 +101,9 @@ def reshape_max_pool(x):
     return x[:, :h // 2 * 2, :w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
-def train_ours(model: str, x, y, epochs: int, lax_conv: bool = False, reshape_pool: bool = False) -> dict:
-    """The keywords are for information rows on the CNN: `lax_conv` trains with XLA's
+def train_ours(model: str, x, y, epochs: int, conv: str = "auto", reshape_pool: bool = False) -> dict:
+    """The keywords are for information rows on the CNN: `conv="lax"` trains with XLA's
     convolutions (fit before handson/matmul_conv.py), `reshape_pool` uses reshape_max_pool."""
-    import functools
-
     import jax
     import optax
     from flax import nnx
@@ -147,25 +114,21 @@ def train_ours(model: str, x, y, epochs: int, lax_conv: bool = False, reshape_po
     rngs = nnx.Rngs(SEED)
     if model == "mlp":
         net = nnx.Sequential(nnx.Linear(64, 64, rngs=rngs), nnx.relu, nnx.Linear(64, 10, rngs=rngs))
-    else:  # as demos/03_convolutional_networks/train_cnn.py builds it
-        pool = reshape_max_pool if reshape_pool else functools.partial(
-            nnx.max_pool, window_shape=(2, 2), strides=(2, 2))
-        conv = functools.partial(nnx.Conv, padding="VALID", rngs=rngs)
-        net = nnx.Sequential(
-            conv(1, 10, (5, 5)), nnx.relu, pool,
-            conv(10, 25, (5, 5)), nnx.relu, pool,
-            conv(25, 100, (4, 4)), nnx.relu, pool,
-            lambda h: h.reshape(h.shape[0], -1), nnx.Linear(100, 10, rngs=rngs))
+    else:  # the exercise CNN that demos/03_convolutional_networks/train_cnn.py trains
+        cnn, pool = exercise_cnn()
+        net = cnn(rngs)
+        if reshape_pool:
+            for i, layer in enumerate(net.layers):
+                if layer is pool:
+                    net.layers[i] = reshape_max_pool
 
     def loss_fn(net, x, y):
         return optax.softmax_cross_entropy_with_integer_labels(net(x), y).mean()
 
-    with epoch_clock() as ends, lax_convolutions() if lax_conv else contextlib.nullcontext():
-        history = fit(net, optax.adam(LEARNING_RATE), loss_fn, train=(x, y), epochs=epochs,
-                      batch_size=BATCH, key=jax.random.key(SEED))
-    if len(ends) != epochs:
-        raise RuntimeError("fit no longer appends to History.train_loss once per epoch: "
-                           "update epoch_clock() in benchmarks/train_speed.py")
+    ends = []
+    history = fit(net, optax.adam(LEARNING_RATE), loss_fn, train=(x, y), epochs=epochs,
+                  batch_size=BATCH, key=jax.random.key(SEED), conv=conv,
+                  on_epoch=lambda epoch, logs: ends.append(time.perf_counter()))
     return {"start": start, "ends": ends, "images": len(x) // BATCH * BATCH,
             "loss": history.train_loss[-1]}
 

@@ -70,12 +70,15 @@ def use_im2col(model: nnx.Module) -> None:
             module.conv_general_dilated = im2col_conv
 
 
-def lax_convs_left(model: nnx.Module) -> bool:
-    """Whether `model`, after `use_im2col`, still runs a convolution of XLA's (slow in lax.scan)."""
+def lax_convs_left(model: nnx.Module, im2col: bool = True) -> bool:
+    """Whether `model`, after `use_im2col` (or without it), still runs a convolution of XLA's
+    (slow in lax.scan on the CPU)."""
     for _, module in nnx.iter_modules(model):
         if isinstance(module, nnx.ConvTranspose):
             return True
         if isinstance(module, nnx.Conv):
+            if not im2col:
+                return True
             if module.conv_general_dilated not in (lax.conv_general_dilated, im2col_conv):
                 return True  # a convolution function of the user's: we cannot tell
             ones = (1,) * len(module.kernel_size)

@@ -22,7 +22,11 @@ slower still inside a loop (jax-ml/jax#12868: the lax.scan row), so on the CPU `
 it the exercise CNN trains faster than Keras and PyTorch do (benchmarks/train_speed.py).
 """
 
+import collections
 import dataclasses
+import functools
+import types
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +34,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from handson import progress
 from handson.matmul_conv import lax_convs_left, use_im2col
 
 
@@ -65,24 +70,50 @@ def accuracy(logits: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean(pred == y.reshape(pred.shape))
 
 
+# The shuffle is two programs: the permutation (costly to compile: sorts) depends only on the
+# number of examples, so every fit call on as many examples shares it, whatever their shape.
+@functools.partial(jax.jit, static_argnames="n")
+def epoch_order(key: jax.Array, epoch: int, n: int) -> jax.Array:
+    """A new order of range(n) for each epoch, from `fold_in(key, epoch)`."""
+    return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+
+
+@functools.partial(jax.jit, static_argnames=("steps", "batch_size"))
+def batches(x: jax.Array, y: jax.Array, order: jax.Array, steps: int, batch_size: int) -> tuple:
+    """x and y in `order`, cut into (steps, batch_size, ...); the last incomplete batch dropped."""
+    index = order[:steps * batch_size].reshape(steps, batch_size)
+    return x[index], y[index]
+
+
 def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tuple,
         val: tuple | None = None, *, epochs: int, key: jax.Array, batch_size: int = 32, scan_epoch: bool | str = "auto",
-        patience: int | None = None, eval_train: bool = False) -> History:
+        patience: int | None = None, eval_train: bool = False, conv: str = "auto",
+        on_epoch: Callable[[int, dict], None] | None = None) -> History:
     """Train `model` in place with `loss_fn(model, x, y) -> scalar` and optimizer `tx`.
 
     Each epoch shuffles with `fold_in(key, epoch)` and drops the last incomplete batch (one batch
     shape, one compilation). `patience`: stop after that many epochs without a lower val loss and
     keep the best model (Keras EarlyStopping + ModelCheckpoint). `eval_train`: also measure the
     training-set accuracy after each epoch (one more forward pass).
+    `conv`: how `nnx.Conv` layers compute while training: "im2col" (handson/matmul_conv.py),
+    "lax" (XLA's convolutions) or "auto" (im2col on the CPU, lax elsewhere). `scan_epoch`: one
+    `lax.scan` per epoch, or one call per step; "auto" scans unless XLA convolutions would run
+    on the CPU. `on_epoch(epoch, logs)`: called after each epoch (1-based) with that epoch's
+    numbers, the keys of History that were measured (train_loss, grad_norm, learning_rate,
+    train_acc, val_loss, val_acc); `progress.report` gets the same plus `epoch` and `epochs`.
+    Calls with alike models, optimizers and losses share their compiled steps (cached_steps).
     """
+    if conv not in CONVS:
+        raise ValueError(f"fit(conv={conv!r}): expected one of {', '.join(map(repr, CONVS))}")
     x, y = map(jnp.asarray, train)  # on the device once, for the whole run
     val = None if val is None else tuple(map(jnp.asarray, val))
     classify = jnp.issubdtype(y.dtype, jnp.integer)
     batch_size = min(batch_size, len(x))
     steps = len(x) // batch_size
     on_cpu = jax.default_backend() == "cpu"
+    im2col = conv == "im2col" or (conv == "auto" and on_cpu)
     if scan_epoch == "auto":  # the slow case: an XLA convolution inside a CPU loop
-        scan_epoch = not (on_cpu and lax_convs_left(model))
+        scan_epoch = not (on_cpu and lax_convs_left(model, im2col=im2col))
 
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     graphdef, state = nnx.split((model, optimizer))
@@ -90,11 +121,69 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
     # optax.inject_hyperparams(...) keeps the current learning rate in the optimizer state
     paths = [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_leaves_with_path(state)]
     lr_leaf = next((i for i, p in enumerate(paths) if "['hyperparams']['learning_rate']" in p), None)
+    compiled = cached_steps(graphdef, treedef, loss_fn, im2col, bool(classify))
 
+    history, batch_index = History(), [jnp.asarray(i) for i in range(steps)]
+    best_loss, best_leaves, waited = np.inf, leaves, 0
+    for epoch in range(epochs):
+        order = epoch_order(key, epoch, n=len(x))
+        xs, ys = batches(x, y, order, steps=steps, batch_size=batch_size)
+        if scan_epoch:
+            leaves, (losses, norms) = compiled.train_epoch(leaves, xs, ys)
+        else:
+            metrics = []
+            for i in batch_index:
+                leaves, step_metrics = compiled.train_batch(leaves, xs, ys, i)
+                metrics.append(step_metrics)
+            losses, norms = zip(*metrics)
+        logs = {"train_loss": float(np.mean(np.asarray(losses, np.float64))),
+                "grad_norm": float(np.mean(np.asarray(norms, np.float64)))}
+        if lr_leaf is not None:
+            logs["learning_rate"] = float(leaves[lr_leaf])
+        if eval_train and classify:
+            logs["train_acc"] = float(compiled.evaluate(leaves, x, y)[1])
+        if val is not None:
+            val_loss, val_acc = map(float, compiled.evaluate(leaves, *val))
+            logs["val_loss"] = val_loss
+            if classify:
+                logs["val_acc"] = val_acc
+        for name, value in logs.items():
+            getattr(history, name).append(value)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, dict(logs))
+        progress.report(epoch=epoch + 1, epochs=epochs, **logs)
+        if val is None:
+            continue
+        if val_loss < best_loss:
+            best_loss, best_leaves, waited = val_loss, leaves, 0
+        elif patience is not None and (waited := waited + 1) >= patience:
+            break
+    if patience is not None and val is not None:
+        leaves = best_leaves
+    nnx.update((model, optimizer), jax.tree.unflatten(treedef, leaves))
+    return history
+
+
+CONVS = ("auto", "im2col", "lax")  # fit's convolution paths: see fit's docstring
+COMPILED_KEPT = 16  # compiled step sets kept per process (least recently used go first)
+_compiled: collections.OrderedDict = collections.OrderedDict()  # static key -> Steps
+
+
+@dataclasses.dataclass(frozen=True)
+class Steps:
+    """fit's jitted functions for one model structure, optimizer and loss; data are arguments."""
+
+    train_epoch: Callable  # (leaves, xs, ys) -> leaves, (losses, grad norms): one lax.scan
+    train_batch: Callable  # (leaves, xs, ys, i) -> leaves, (loss, grad norm): batch i
+    evaluate: Callable  # (leaves, x, y) -> (loss, accuracy or nan)
+
+
+def compile_steps(graphdef, treedef, loss_fn, im2col: bool, classify: bool) -> Steps:
+    """Jit fit's functions for the flat state of (model, optimizer) described by graphdef/treedef."""
     def merge(leaves):  # the NNX objects, which exist only while tracing
         model, optimizer = nnx.merge(graphdef, jax.tree.unflatten(treedef, leaves))
-        if on_cpu:
-            use_im2col(model)  # convolutions as matrix products: see the docstring
+        if im2col:
+            use_im2col(model)  # convolutions as matrix products: see the module docstring
         return model, optimizer
 
     def step(leaves, x, y):  # train_step on the flat state
@@ -102,12 +191,6 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
         model.train()  # dropout on, batch norm uses and updates batch statistics
         metrics = train_step(model, optimizer, loss_fn, x, y)
         return jax.tree.leaves(nnx.state((model, optimizer))), metrics
-
-    @jax.jit
-    def shuffle(epoch, x, y):  # a new order each epoch, cut into (steps, batch_size, ...) batches
-        order = jax.random.permutation(jax.random.fold_in(key, epoch), len(x))
-        index = order[:steps * batch_size].reshape(steps, batch_size)
-        return x[index], y[index]
 
     @jax.jit
     def train_epoch(leaves, xs, ys):  # the whole epoch in one call
@@ -123,35 +206,81 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
         model.eval()  # dropout off, batch norm uses its running averages
         return loss_fn(model, x, y), accuracy(model(x), y) if classify else jnp.nan
 
-    history, batch_index = History(), [jnp.asarray(i) for i in range(steps)]
-    best_loss, best_leaves, waited = np.inf, leaves, 0
-    for epoch in range(epochs):
-        xs, ys = shuffle(epoch, x, y)
-        if scan_epoch:
-            leaves, (losses, norms) = train_epoch(leaves, xs, ys)
-        else:
-            metrics = []
-            for i in batch_index:
-                leaves, step_metrics = train_batch(leaves, xs, ys, i)
-                metrics.append(step_metrics)
-            losses, norms = zip(*metrics)
-        history.train_loss.append(float(np.mean(np.asarray(losses, np.float64))))
-        history.grad_norm.append(float(np.mean(np.asarray(norms, np.float64))))
-        if lr_leaf is not None:
-            history.learning_rate.append(float(leaves[lr_leaf]))
-        if eval_train and classify:
-            history.train_acc.append(float(evaluate(leaves, x, y)[1]))
-        if val is None:
-            continue
-        val_loss, val_acc = map(float, evaluate(leaves, *val))
-        history.val_loss.append(val_loss)
-        if classify:
-            history.val_acc.append(val_acc)
-        if val_loss < best_loss:
-            best_loss, best_leaves, waited = val_loss, leaves, 0
-        elif patience is not None and (waited := waited + 1) >= patience:
-            break
-    if patience is not None and val is not None:
-        leaves = best_leaves
-    nnx.update((model, optimizer), jax.tree.unflatten(treedef, leaves))
-    return history
+    return Steps(train_epoch, train_batch, evaluate)
+
+
+def cached_steps(graphdef, treedef, loss_fn, im2col: bool, classify: bool) -> Steps:
+    """compile_steps, reused by every fit call whose model, optimizer and loss are alike.
+
+    jax.jit caches by function identity, and every fit call builds new closures (and demos
+    build a new model, `optax.adam(...)` and lambdas for each run), so each call would trace
+    and compile again. Here equal static keys share one set of jitted functions, which jax then
+    reuses for every repeated shape.
+    """
+    key = static_key((graphdef, treedef, loss_fn, im2col, classify))
+    if key in _compiled:
+        _compiled.move_to_end(key)
+    else:
+        _compiled[key] = compile_steps(graphdef, treedef, loss_fn, im2col, classify)
+        while len(_compiled) > COMPILED_KEPT:
+            _compiled.popitem(last=False)
+    return _compiled[key]
+
+
+class _Same:
+    """A key part equal only to the same object (and keeping it alive, so its id is not reused)."""
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return isinstance(other, _Same) and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+
+def static_key(obj, _seen: frozenset = frozenset()):
+    """A hashable key, equal for objects that behave alike when traced.
+
+    Functions compare by code, defaults, closure values and module (their globals are read
+    when first traced, as with jax.jit); partials, tuples, lists, dicts and dataclasses (NNX
+    graph definitions, optax transformations) by their parts; numbers by type and bits; other
+    hashable objects by their own equality; anything else (arrays) by identity.
+    """
+    if type(obj) in (bool, int, str, bytes, type(None)):
+        return type(obj), obj
+    if type(obj) is float:  # -0.0 == 0.0 and nan != nan: compare the bits
+        return float, obj.hex()
+    if id(obj) in _seen:  # a cycle (a function in its own closure)
+        return _Same(obj)
+    seen = _seen | {id(obj)}
+    if isinstance(obj, types.FunctionType):
+        cells = tuple(static_key(c.cell_contents, seen) if _filled(c) else _Same(c)
+                      for c in obj.__closure__ or ())
+        return (types.FunctionType, obj.__code__, _Same(obj.__globals__), cells,
+                static_key(obj.__defaults__, seen), static_key(obj.__kwdefaults__, seen))
+    if isinstance(obj, functools.partial):
+        return (type(obj), static_key(obj.func, seen), static_key(obj.args, seen),
+                static_key(obj.keywords, seen))
+    if type(obj) is types.MethodType:
+        return types.MethodType, static_key(obj.__func__, seen), _Same(obj.__self__)
+    if isinstance(obj, (tuple, list)):
+        return type(obj), tuple(static_key(item, seen) for item in obj)
+    if isinstance(obj, dict):
+        return type(obj), tuple((static_key(k, seen), static_key(v, seen)) for k, v in obj.items())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type) and obj.__dataclass_params__.frozen:
+        return type(obj), tuple(static_key(getattr(obj, f.name), seen) for f in dataclasses.fields(obj))
+    try:
+        hash(obj)
+    except TypeError:
+        return _Same(obj)
+    return type(obj), obj
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # a closure variable not assigned yet
+        return False
+    return True

@@ -1,6 +1,10 @@
-"""handson.training.fit on tiny synthetic problems: it learns, it is deterministic, scan == loop."""
+"""handson.training.fit on tiny synthetic problems: it learns, it is deterministic, scan == loop,
+its options, and repeated calls reuse compiled steps."""
 
+import functools
 import math
+import types
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -11,8 +15,9 @@ from flax import nnx
 
 from jax import lax
 
+from handson import training
 from handson.matmul_conv import im2col_conv, lax_convs_left, use_im2col
-from handson.training import History, accuracy, fit, train_step
+from handson.training import History, accuracy, compile_steps, fit, static_key, train_step
 
 EPOCHS = 8
 BATCH = 16
@@ -183,6 +188,7 @@ def test_use_im2col_switches_plain_convs_only():
     dilated = nnx.Conv(2, 2, (3, 3), kernel_dilation=2, rngs=rngs)
     model = nnx.Sequential(plain, nnx.relu)
     assert not lax_convs_left(model) and not lax_convs_left(mlp())
+    assert lax_convs_left(model, im2col=False) and not lax_convs_left(mlp(), im2col=False)
     assert lax_convs_left(nnx.Sequential(plain, dilated))  # dilations stay with lax: no scan
     assert lax_convs_left(nnx.Sequential(nnx.ConvTranspose(1, 1, (3, 3), rngs=rngs)))
     use_im2col(model)
@@ -211,3 +217,122 @@ def test_fit_trains_a_cnn_and_leaves_its_convolution_alone():
     np.testing.assert_allclose(scanned.train_loss, looped.train_loss, rtol=1e-4)
     for a, b in zip(p_scan, p_loop):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_on_epoch_gets_each_epoch_numbers():
+    calls = []
+    x, y = data()
+    h = fit(mlp(), optax.adam(0.01), cross_entropy, train=(x, y), val=(x, (y + 1) % 3), epochs=50,
+            batch_size=BATCH, key=jax.random.key(0), patience=2, eval_train=True,
+            on_epoch=lambda epoch, logs: calls.append((epoch, logs)))
+    assert [epoch for epoch, _ in calls] == list(range(1, len(h.val_loss) + 1))  # 1-based, early stop
+    for name in ("train_loss", "val_loss", "val_acc", "train_acc", "grad_norm"):
+        assert [logs[name] for _, logs in calls] == getattr(h, name), name
+    assert "learning_rate" not in calls[0][1]  # not measured: not reported
+
+
+def test_on_epoch_reports_the_learning_rate():
+    calls = []
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=optax.linear_schedule(0.1, 0.0, 12))
+    h = fit(mlp(), tx, cross_entropy, train=data(), epochs=2, batch_size=BATCH, key=jax.random.key(0),
+            on_epoch=lambda epoch, logs: calls.append(logs))
+    assert [logs["learning_rate"] for logs in calls] == h.learning_rate
+    assert set(calls[0]) == {"train_loss", "grad_norm", "learning_rate"}  # no validation set
+
+
+@pytest.mark.parametrize("conv, im2col", [("auto", True), ("im2col", True), ("lax", False)])
+def test_conv_option_chooses_the_convolution_path(monkeypatch, conv, im2col):
+    seen = []
+    real = training.cached_steps
+    monkeypatch.setattr(training, "cached_steps",
+                        lambda *args: seen.append(args[3]) or real(*args))  # args[3]: im2col
+    x = np.random.default_rng(0).normal(size=(32, 6, 6, 1)).astype(np.float32)
+    model = nnx.Sequential(nnx.Conv(1, 2, (3, 3), rngs=nnx.Rngs(0)), lambda h: h.reshape(len(h), -1),
+                           nnx.Linear(72, 2, rngs=nnx.Rngs(1)))
+    fit(model, optax.sgd(0.1), cross_entropy, train=(x, np.zeros(32, np.int32)), epochs=1,
+        batch_size=16, key=jax.random.key(0), conv=conv)
+    assert seen == [im2col]  # on this CPU, "auto" is im2col
+    with pytest.raises(ValueError, match="conv='fft'"):
+        fit(model, optax.sgd(0.1), cross_entropy, train=(x, np.zeros(32, np.int32)), epochs=1,
+            key=jax.random.key(0), conv="fft")
+
+
+@pytest.mark.parametrize("im2col", [True, False])
+def test_compiled_steps_use_the_chosen_convolution(im2col):
+    model = nnx.Sequential(nnx.Conv(1, 2, (3, 3), rngs=nnx.Rngs(0)))
+    graphdef, state = nnx.split((model, nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)))
+    leaves, treedef = jax.tree.flatten(state)
+    steps = compile_steps(graphdef, treedef, lambda m, x, y: jnp.mean(m(x)), im2col, False)
+    jaxpr = str(jax.make_jaxpr(steps.train_batch)(leaves, jnp.ones((2, 4, 5, 5, 1)), jnp.ones((2, 4)), 0))
+    assert ("conv_general_dilated" in jaxpr) is not im2col
+
+
+def test_repeated_fits_reuse_their_compiled_steps():
+    """New models, new optax.adam(...) and new lambdas of the same kind: traced once, not per call."""
+    log = types.SimpleNamespace(traced=[])  # compared by identity: its contents may change
+
+    def loss(model, x, y):  # runs only while jax traces
+        log.traced.append(x.shape)
+        return cross_entropy(model, x, y)
+
+    def model(seed):
+        rngs = nnx.Rngs(seed)
+        return nnx.Sequential(nnx.Linear(4, 5, rngs=rngs), lambda h: nnx.relu(h), nnx.Linear(5, 3, rngs=rngs))
+
+    def train(seed, lr=0.01, n=96):
+        net = model(seed)
+        fit(net, optax.adam(lr), loss, train=data(n), val=data(48, seed=1), epochs=2, batch_size=BATCH,
+            key=jax.random.key(seed))
+        return params(net)
+
+    first = train(0)
+    count = len(log.traced)
+    assert count > 0
+    assert not np.array_equal(train(1)[0], first[0])  # other weights, other key: same programs
+    assert len(log.traced) == count
+    train(0, lr=0.02)  # another learning rate is another program
+    assert len(log.traced) > count
+    count = len(log.traced)
+    train(0, n=64)  # other shapes: jax traces the same functions again
+    assert len(log.traced) > count
+
+
+def test_reuse_tells_closures_apart():
+    """Losses with the same code but another captured value must not share compiled steps."""
+    def scaled(scale):
+        def loss(model, x, y):
+            return scale * cross_entropy(model, x, y)
+        return loss
+
+    one, two = (fit(mlp(), optax.adam(0.01), scaled(s), train=data(), epochs=2, batch_size=BATCH,
+                    key=jax.random.key(0)) for s in (1.0, 2.0))
+    np.testing.assert_allclose(two.train_loss, 2 * np.array(one.train_loss), rtol=1e-3)
+
+
+def test_static_key():
+    def closure(value):
+        return lambda: value
+
+    assert static_key(closure(1.0)) == static_key(closure(1.0))
+    assert static_key(closure(1.0)) != static_key(closure(2.0))
+    assert static_key(closure(1)) != static_key(closure(1.0)) != static_key(closure(True))
+    assert static_key(0.0) != static_key(-0.0) and static_key(math.nan) == static_key(math.nan)
+    assert static_key(optax.adam(1e-3)) == static_key(optax.adam(1e-3))
+    assert static_key(optax.adam(1e-3)) != static_key(optax.sgd(1e-3))
+    a = np.zeros(3)
+    assert static_key([a]) == static_key([a]) and static_key([a]) != static_key([np.zeros(3)])
+    hash(static_key({"f": closure([1, 2]), "g": functools.partial(print, sep="")}))
+
+    def recursive(n):  # a function in its own closure
+        return n and recursive(n - 1)
+    hash(static_key(recursive))
+
+
+def test_the_exercise_cnn_is_defined_once():
+    """Its last convolution, 4x4 from 25 to 100 channels, is written only in exercise_cnn.py;
+    train_cnn.py and the benchmarks import it."""
+    root = Path(__file__).resolve().parent.parent
+    files = [*root.glob("demos/*/*.py"), *root.glob("benchmarks/*.py")]
+    defining = {p.relative_to(root).as_posix() for p in files if "(25, 100, (4, 4))" in p.read_text()}
+    assert defining == {"demos/03_convolutional_networks/exercise_cnn.py"}
+    assert "from exercise_cnn import cnn" in (root / "demos/03_convolutional_networks/train_cnn.py").read_text()
