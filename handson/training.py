@@ -25,6 +25,7 @@ it the exercise CNN trains faster than Keras and PyTorch do (benchmarks/train_sp
 import collections
 import dataclasses
 import functools
+import threading
 import types
 from collections.abc import Callable
 
@@ -36,6 +37,11 @@ from flax import nnx
 
 from handson import progress
 from handson.matmul_conv import lax_convs_left, use_im2col
+
+CONVS = ("auto", "im2col", "lax")  # fit's convolution paths: see fit's docstring
+COMPILED_KEPT = 16  # compiled step sets kept per process (least recently used go first)
+_compiled: collections.OrderedDict = collections.OrderedDict()  # static key -> Steps
+_compiled_lock = threading.Lock()  # fit may run in several threads (a live presenter's)
 
 
 @dataclasses.dataclass
@@ -164,10 +170,6 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
     return history
 
 
-CONVS = ("auto", "im2col", "lax")  # fit's convolution paths: see fit's docstring
-COMPILED_KEPT = 16  # compiled step sets kept per process (least recently used go first)
-_compiled: collections.OrderedDict = collections.OrderedDict()  # static key -> Steps
-
 
 @dataclasses.dataclass(frozen=True)
 class Steps:
@@ -218,13 +220,15 @@ def cached_steps(graphdef, treedef, loss_fn, im2col: bool, classify: bool) -> St
     reuses for every repeated shape.
     """
     key = static_key((graphdef, treedef, loss_fn, im2col, classify))
-    if key in _compiled:
-        _compiled.move_to_end(key)
-    else:
-        _compiled[key] = compile_steps(graphdef, treedef, loss_fn, im2col, classify)
-        while len(_compiled) > COMPILED_KEPT:
-            _compiled.popitem(last=False)
-    return _compiled[key]
+    with _compiled_lock:
+        steps = _compiled.get(key)
+        if steps is None:
+            steps = _compiled[key] = compile_steps(graphdef, treedef, loss_fn, im2col, classify)
+            while len(_compiled) > COMPILED_KEPT:
+                _compiled.popitem(last=False)
+        else:
+            _compiled.move_to_end(key)
+    return steps
 
 
 class _Same:
@@ -246,7 +250,8 @@ def static_key(obj, _seen: frozenset = frozenset()):
     Functions compare by code, defaults, closure values and module (their globals are read
     when first traced, as with jax.jit); partials, tuples, lists, dicts and dataclasses (NNX
     graph definitions, optax transformations) by their parts; numbers by type and bits; other
-    hashable objects by their own equality; anything else (arrays) by identity.
+    hashable objects by their own equality; anything else (arrays) by identity. Lists and dicts
+    compare by their contents now: a closure over a list that grows gives a new key each time.
     """
     if type(obj) in (bool, int, str, bytes, type(None)):
         return type(obj), obj
