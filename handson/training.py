@@ -24,14 +24,14 @@ it the exercise CNN trains faster than Keras and PyTorch do (benchmarks/train_sp
 Compiled once per kind of call. jax.jit caches by function identity, and demos call fit many
 times with new models, new `optax.adam(...)` and new lambdas (augmentation, playground, learning
 curve, ...), so closures built per call were traced, lowered and compiled (or read back from the
-persistent compile cache) at every call. `cached_steps`
-keys the jitted functions on what they close over, compared by value (`static_key`: model
-structure, optimizer, loss function, convolution path), and the data and the key are arguments.
-The shuffle is two programs: the permutation (sorts: slow to compile) depends only on the number
-of examples, so calls on as many examples share it whatever their shape. Measured with
-benchmarks/cold_demos.py (all 32 demos, a cold compile cache, before and after run side by side
-on a busy 2-core machine): 1,086 compilations -> 1,033, CPU seconds 162.7 -> 153.5; playground
-7.4 -> 4.8 s, augmentation 18.4 -> 15.1 s; outputs byte-identical (benchmarks/README.md).
+persistent compile cache) at every call. `cached_steps` keys the jitted functions on what they
+close over, compared by value (`static_key`: model structure, optimizer, loss function,
+convolution path), and the data and the key are arguments. The shuffle is two programs: the
+permutation (sorts: slow to compile) depends only on the number of examples, so calls on as many
+examples share it whatever their shape. Measured with benchmarks/cold_demos.py (all 32 demos, a
+cold compile cache, before and after run side by side on a busy 2-core machine): 1,086
+compilations -> 1,033, CPU seconds 162.7 -> 153.5; playground 7.4 -> 4.8 s, augmentation 18.4 ->
+15.1 s; outputs byte-identical (benchmarks/README.md).
 """
 
 import collections
