@@ -156,6 +156,7 @@ def main(out_dir: Path, epochs: int = EPOCHS, n_train: int = N_TRAIN) -> dict:
         right = np.asarray(pred) == val[1]
         key = "attention" if attention else "plain"
         result[key] = {"val_acc": float(right.mean()), "sequences_right": float(right.all(1).mean()),
+                       "acc_by_position": [float(a) for a in right.mean(0)],  # output step 1, 2, ...
                        "acc_by_epoch": histories[name].val_acc,
                        "params": int(sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param))))}
         if attention:

@@ -25,7 +25,7 @@ from handson.sequences import run_cell
 from handson.training import fit
 
 SEED = 0  # one seed for the data, the weights and the shuffles
-LAG = 20  # sequence length: the symbol to recall comes LAG - 1 steps before the answer
+LAG = 30  # sequence length: the symbol to recall comes LAG - 1 steps before the answer
 SYMBOLS = 4  # symbols to remember (tokens 1..4); distractors are tokens 5..8
 EMBED = 8  # size of a token's embedding, the cells' input
 HIDDEN = 32  # units in each recurrent cell
@@ -124,7 +124,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     rng = np.random.default_rng(SEED)
     train, val = memory_task(rng, N_TRAIN), memory_task(rng, N_VAL)
     probe = jnp.asarray(val[0][:256])  # held-out sequences for the gradient measurement
-    curves, result = {}, {"lag": LAG, "hidden": HIDDEN, "symbols": SYMBOLS, "n_train": N_TRAIN,
+    curves, result = {}, {"lag": LAG, "distractors": LAG - 1, "hidden": HIDDEN, "symbols": SYMBOLS, "n_train": N_TRAIN,
                           "n_val": N_VAL, "epochs": epochs}
     for name, cell_type in CELLS.items():
         model = Recall(cell_type, nnx.Rngs(model_key))
@@ -136,6 +136,8 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         key = "rnn" if cell_type is nnx.SimpleCell else "gru"
         result[key] = {"val_acc": history.val_acc[-1], "final_train_loss": history.train_loss[-1],
                        "grad_init": [float(g) for g in before], "grad_trained": [float(g) for g in after],
+                       # from the symbol to remember (lag LAG - 1) to the last state
+                       "grad_init_first": float(before[-1]), "grad_trained_first": float(after[-1]),
                        "params": int(sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param))))}
 
     with style():

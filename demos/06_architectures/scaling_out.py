@@ -34,6 +34,7 @@ SEED = 0  # one seed for the weights
 DEVICE_COUNTS = (1, 2, 4, 8)  # mesh sizes compared
 GLOBAL_BATCH = 256  # images per step, split across the devices
 STEPS = 40  # training steps per device count (after one warm-up step that compiles)
+TIMINGS = 3  # the timed steps run this many times; the fastest counts (the machine is shared)
 LEARNING_RATE = 1e-3  # adam's step size
 HIDDEN = 128  # hidden units of the MLP
 
@@ -66,11 +67,15 @@ def run(n_devices: int, graphdef, state, batches) -> dict:
     state, loss = step(state, *batches[0])  # warm-up: compiles (not timed)
     first = jax.tree.leaves(state)
     jax.block_until_ready(loss)
-    start = time.perf_counter()
-    for x, y in batches[1:]:
-        state, loss = step(state, x, y)
-    jax.block_until_ready(state)
-    seconds = time.perf_counter() - start
+    seconds = []
+    for _ in range(TIMINGS):  # the same steps again from the same start: best time
+        timed = state
+        start = time.perf_counter()
+        for x, y in batches[1:]:
+            timed, loss = step(timed, x, y)
+        jax.block_until_ready(timed)
+        seconds.append(time.perf_counter() - start)
+    state, seconds = timed, min(seconds)
     return {"state": state, "first": first, "loss": float(loss),
             "images_per_s": (len(batches) - 1) * GLOBAL_BATCH / seconds,
             "shard_rows": int(batches[0][0].addressable_shards[0].data.shape[0]),
@@ -125,6 +130,8 @@ def main(out_dir: Path, device_counts: tuple = DEVICE_COUNTS, steps: int = STEPS
         # against the first device count (1): after one step, and after all of them
         "diff_first_step": [largest_difference(runs[n]["first"], one["first"]) for n in counts],
         "diff_final": [largest_difference(runs[n]["state"], one["state"]) for n in counts],
+        "diff_max": max(largest_difference(runs[n]["state"], one["state"]) for n in counts),
+        "speedup_largest": runs[counts[-1]]["images_per_s"] / one["images_per_s"],
     }
 
 
