@@ -99,9 +99,11 @@ class Seq2Seq(nnx.Module):
 
     # --8<-- [start:attend]
     def attend(self, h, states):  # decoder state (B, H), encoder states (B, S, 2H)
-        scores = jnp.einsum("bd,bsd->bs", self.query(h), states)  # how well each input matches
-        weights = jax.nn.softmax(scores, axis=-1)  # (B, S), sums to 1
-        return jnp.einsum("bs,bsd->bd", weights, states), weights  # context: a weighted mean
+        # how well each input position matches what the decoder looks for
+        scores = jnp.einsum("bd,bsd->bs", self.query(h), states)  # (B, S)
+        weights = jax.nn.softmax(scores, axis=-1)  # positive, sum to 1
+        context = jnp.einsum("bs,bsd->bd", weights, states)  # weighted mean
+        return context, weights
     # --8<-- [end:attend]
 
     def decode(self, states, carry, y=None):  # -> logits (B, T, vocab), weights (B, T, S)
@@ -138,18 +140,20 @@ def teacher_forced_loss(model: Seq2Seq, x: jax.Array, y: jax.Array) -> jax.Array
 # ---------------------------------------------------------------------------- transformer
 # --8<-- [start:transformer]
 class TransformerBlock(nnx.Module):
-    """Self-attention, then a position-wise MLP; each adds to its input after a LayerNorm."""
+    """Self-attention, then an MLP on each position; both add to their input."""
 
     def __init__(self, dim: int, heads: int, rngs: nnx.Rngs):
         self.norm1 = nnx.LayerNorm(dim, rngs=rngs)
-        self.attention = nnx.MultiHeadAttention(heads, dim, decode=False, rngs=rngs)
+        self.attention = nnx.MultiHeadAttention(heads, dim, decode=False,
+                                                rngs=rngs)
         self.norm2 = nnx.LayerNorm(dim, rngs=rngs)
         self.mlp = nnx.Sequential(nnx.Linear(dim, 4 * dim, rngs=rngs), nnx.relu,
                                   nnx.Linear(4 * dim, dim, rngs=rngs))
 
     def __call__(self, x, sow_weights=False):  # (B, T, dim) -> (B, T, dim)
-        x = x + self.attention(self.norm1(x), sow_weights=sow_weights)  # every token looks at all
-        return x + self.mlp(self.norm2(x))  # then each token on its own
+        # every position reads from all the others ...
+        x = x + self.attention(self.norm1(x), sow_weights=sow_weights)
+        return x + self.mlp(self.norm2(x))  # ... then each one alone
 # --8<-- [end:transformer]
 
 

@@ -23,10 +23,10 @@ BATCH = 4  # sequences run at once
 
 # --8<-- [start:gru]
 def gru_step(p: dict, h, x):
-    """One GRU step, written from the equations (p holds the cell's weights)."""
+    """One GRU step from the equations; p holds the cell's weights."""
     r = jax.nn.sigmoid(x @ p["W_ir"] + p["b_ir"] + h @ p["W_hr"])  # reset gate
     z = jax.nn.sigmoid(x @ p["W_iz"] + p["b_iz"] + h @ p["W_hz"])  # update gate
-    n = jnp.tanh(x @ p["W_in"] + p["b_in"] + r * (h @ p["W_hn"]))  # candidate state
+    n = jnp.tanh(x @ p["W_in"] + p["b_in"] + r * (h @ p["W_hn"]))  # candidate
     return (1 - z) * n + z * h  # keep a share z of the old state
 # --8<-- [end:gru]
 

@@ -68,21 +68,22 @@ def mel_filterbank(n_mels: int, n_fft: int, rate: int) -> np.ndarray:
 
 # --8<-- [start:features]
 @jax.jit
-def log_mel(signal, filters):
+def log_mel(signal, filters):  # (samples,), (N_MELS, bins)
     starts = jnp.arange(0, len(signal) - FRAME + 1, HOP)
-    frames = signal[starts[:, None] + jnp.arange(FRAME)] * jnp.hanning(FRAME)  # (T, FRAME)
-    power = jnp.abs(jnp.fft.rfft(frames, N_FFT)) ** 2  # (T, N_FFT // 2 + 1)
-    return jnp.log(power @ filters.T + 1e-6), power  # (T, N_MELS): log filter energies
+    index = starts[:, None] + jnp.arange(FRAME)  # (T, 400): each frame's samples
+    frames = signal[index] * jnp.hanning(FRAME)
+    power = jnp.abs(jnp.fft.rfft(frames, N_FFT)) ** 2  # (T, 257)
+    return jnp.log(power @ filters.T + 1e-6), power  # (T, 40): log energies
+# --8<-- [end:features]
 
 
 @jax.jit
 def mfcc(log_energies):
     return jax.scipy.fft.dct(log_energies, norm="ortho")[:, :N_MFCC]  # decorrelated summary
-# --8<-- [end:features]
 
 
 def plot_filters(filters: np.ndarray) -> Figure:
-    fig = Figure(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(5.0, 3.6))
     ax = fig.add_subplot()
     freqs = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
     for i, row in enumerate(filters):
@@ -94,7 +95,7 @@ def plot_filters(filters: np.ndarray) -> Figure:
 
 
 def plot_spectrograms(power, energies, filters) -> Figure:
-    fig = Figure(figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 3.3))
     lin_ax, mel_ax = fig.subplots(1, 2)
     seconds = len(power) * HOP / SAMPLE_RATE
     lin_ax.imshow(np.log(np.asarray(power).T + 1e-6), origin="lower", aspect="auto", cmap="magma",

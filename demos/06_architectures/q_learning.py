@@ -86,9 +86,9 @@ def greedy_path(q: np.ndarray, reward: np.ndarray) -> list[tuple[int, int]]:
 
 
 def plot(returns: np.ndarray, q: np.ndarray, reward: np.ndarray, path) -> Figure:
-    fig = Figure(figsize=(11, 4.4))
+    fig = Figure(figsize=(11, 3.4))
     curve_ax, grid_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.5, 1]})
-    window = 25
+    window = min(25, len(returns))  # episodes per point of the running mean
     smooth = np.convolve(returns, np.ones(window) / window, mode="valid")
     curve_ax.plot(np.arange(window, len(returns) + 1), smooth)
     curve_ax.set_xlabel("episode")

@@ -30,7 +30,7 @@ LENGTH = 12  # tokens per sequence
 VOCAB = 10  # BOS (0) and the digits 1..9
 EMBED, HIDDEN = 16, 64  # token embedding size, LSTM units (per direction in the encoder)
 N_TRAIN, N_VAL = 4000, 1000  # training and held-out sequences
-EPOCHS = 6  # passes over the training sequences
+EPOCHS = 5  # passes over the training sequences
 LEARNING_RATE = 5e-3  # adam's initial step size, decayed to 0 (cosine)
 BATCH_SIZE = 64  # sequences per step
 BLUE, RED, GREY = "#0368bb", "#c20d4f", "#444444"  # encoder, decoder, text
@@ -58,7 +58,7 @@ def plot_alignment(x, weights) -> Figure:
 
 
 def plot_curves(histories: dict) -> Figure:
-    fig = Figure(figsize=(6.4, 4.6))
+    fig = Figure(figsize=(5.0, 3.8))
     ax = fig.add_subplot()
     for i, (name, history) in enumerate(histories.items()):
         epochs = np.arange(1, len(history.val_acc) + 1)

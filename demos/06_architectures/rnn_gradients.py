@@ -75,7 +75,7 @@ def gradient_by_lag(model: Recall, x):
 
 
 def plot_gradients(curves: dict) -> Figure:
-    fig = Figure(figsize=(7.2, 4.6))
+    fig = Figure(figsize=(5.0, 4.0))
     ax = fig.add_subplot()
     for i, (name, (before, after)) in enumerate(curves.items()):
         lags = np.arange(len(after))
@@ -85,7 +85,7 @@ def plot_gradients(curves: dict) -> Figure:
     ax.plot([], [], color="grey", label="after training")
     ax.set_xlabel("time lag k (steps back)")
     ax.set_ylabel("gradient norm")
-    ax.legend(loc="lower left", fontsize=15)
+    ax.legend(loc="lower left", fontsize=14)
     return fig
 
 

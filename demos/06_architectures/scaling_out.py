@@ -45,16 +45,17 @@ def loss_fn(model, x, y):
 
 # --8<-- [start:shard]
 def data_parallel(n_devices: int, graphdef, state):
-    """A jitted train step on a mesh of n devices: the batch split, the weights copied."""
-    mesh = jax.make_mesh((n_devices,), ("data",), devices=jax.devices()[:n_devices])
-    rows = NamedSharding(mesh, P("data"))  # split axis 0 (the batch) across "data"
+    """A jitted train step on n devices: the batch split, the weights copied."""
+    devices = jax.devices()[:n_devices]
+    mesh = jax.make_mesh((n_devices,), ("data",), devices=devices)
+    rows = NamedSharding(mesh, P("data"))  # the batch split over "data"
     everywhere = NamedSharding(mesh, P())  # a full copy on every device
 
     @jax.jit
     def step(state, x, y):
         model, optimizer = nnx.merge(graphdef, state)
-        loss, _ = train_step(model, optimizer, loss_fn, x, y)  # the course's one step
-        return nnx.state((model, optimizer)), loss  # XLA adds the gradient all-reduce
+        loss, _ = train_step(model, optimizer, loss_fn, x, y)  # the one NNX step
+        return nnx.state((model, optimizer)), loss  # XLA adds the all-reduce
 
     return step, jax.device_put(state, everywhere), rows
 # --8<-- [end:shard]
@@ -89,7 +90,7 @@ def largest_difference(a, b) -> float:
 
 
 def plot_throughput(counts, rates, platform: str) -> Figure:
-    fig = Figure(figsize=(6.4, 4.4))
+    fig = Figure(figsize=(5.0, 3.8))
     ax = fig.add_subplot()
     ax.plot(counts, rates, marker="o", ms=9)
     ax.set_xscale("log", base=2)

@@ -64,18 +64,19 @@ def skipgram_pairs(sentences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # --8<-- [start:model]
 class SkipGram(nnx.Module):
-    """word -> its vector -> a score for every word of the vocabulary as a neighbour."""
+    """word -> its vector -> a score for each word of the vocabulary."""
 
     def __init__(self, vocab: int, dim: int, rngs: nnx.Rngs):
-        self.vectors = nnx.Embed(vocab, dim, rngs=rngs)  # the embeddings we keep
-        self.context = nnx.Linear(dim, vocab, rngs=rngs)  # used only for training
+        self.vectors = nnx.Embed(vocab, dim, rngs=rngs)  # what we keep
+        self.context = nnx.Linear(dim, vocab, rngs=rngs)  # training only
 
     def __call__(self, word):  # (B,) ids -> (B, vocab) logits
         return self.context(self.vectors(word))
 
 
 def loss_fn(model, word, neighbour):
-    return optax.softmax_cross_entropy_with_integer_labels(model(word), neighbour).mean()
+    logits = model(word)  # (B, vocab)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, neighbour).mean()
 # --8<-- [end:model]
 
 

@@ -36,8 +36,8 @@ BATCH_SIZE = 64  # sequences per step
 @nnx.jit
 def attention_weights(model: Transformer, x):
     """The block's attention weights (B, heads, T, T), sown by nnx.MultiHeadAttention."""
-    model(x, sow_weights=True)
-    return nnx.pop(model, nnx.Intermediate)["block"]["attention"]["attention_weights"][0]
+    _, sown = nnx.capture(lambda model, x: model(x, sow_weights=True), nnx.Intermediate)(model, x)
+    return sown["block"]["attention"]["attention_weights"][0]
 
 
 def plot_map(x, weights) -> Figure:
