@@ -4,10 +4,10 @@ The training text comes from a small synthetic language: letters, spaces, "quote
 in capitals and brackets nested up to 4 deep, where the letters depend on the depth (a, b
 outside; c, d one level in; ...). Predicting the next letter therefore needs the depth. An LSTM
 with 64 memory cells trains on 64k characters (windows of 64) to predict the next character;
-its held-out loss ends within 0.03 nats of the language's own entropy (1.5 nats per character,
-computed from the generator). Over 4,000 held-out characters, the cell whose value correlates
-best with the depth reaches |r| of about 0.9, and another cell follows the quotes. The text is
-drawn with each character coloured by that cell.
+its held-out loss (1.46 nats per character) ends within 0.06 of the language's own entropy
+(1.41, computed from the generator). Over 4,096 held-out characters, the cell whose value
+correlates best with the depth reaches |r| = 0.96, and another cell follows the quotes
+(|r| = 0.91). The text is drawn with each character coloured by that cell.
 """
 
 from pathlib import Path
@@ -116,8 +116,9 @@ def main(out_dir: Path, epochs: int = EPOCHS, train_chars: int = TRAIN_CHARS) ->
     depth_r, quote_r = correlations(cells, depth[:-1]), correlations(cells, quote[:-1])
     depth_cell, quote_cell = int(np.argmax(np.abs(depth_r))), int(np.argmax(np.abs(quote_r)))
     with style():
-        for name, cell in (("depth", depth_cell), ("quote", quote_cell)):
-            save(plot_text(val_text[:SHOW], cells[:SHOW, cell]), out_dir / f"{name}_cell.svg")
+        for name, cell, r in (("depth", depth_cell, depth_r), ("quote", quote_cell, quote_r)):
+            values = np.sign(r[cell]) * cells[:SHOW, cell]  # red: deeper, or inside quotes
+            save(plot_text(val_text[:SHOW], values), out_dir / f"{name}_cell.svg")
     return {
         "vocab": len(vocab), "hidden": HIDDEN, "window": WINDOW, "train_chars": train_chars,
         "val_chars": VAL_CHARS, "epochs": epochs, "max_depth": MAX_DEPTH,

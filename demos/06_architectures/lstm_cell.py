@@ -76,18 +76,16 @@ def draw(ax, n_in: int, n_hidden: int) -> None:
     op(9.6, 3.0, "×", GREEN)
     line([(9.6, 2.68), (9.6, 1.2), (11.6, 1.2)], GREEN, head=True)
     ax.text(11.1, 0.65, "$h_t$", fontsize=20, color=GREEN)
-    ax.text(6.0, 7.0, f"each gate: a dense layer on [x, h], ({n_in} + {n_hidden}) × {n_hidden} "
-            f"weights + {n_hidden} biases", ha="center", fontsize=15, color=GREY)
 
 
 def main(out_dir: Path) -> dict:
     cell = nnx.OptimizedLSTMCell(INPUTS, HIDDEN, rngs=nnx.Rngs(SEED))
     n_in, four_h = cell.dense_i.kernel.shape  # (16, 4 * 64): the four gates side by side
     n_hidden = four_h // 4
-    fig = Figure(figsize=(10.5, 6.2))
+    fig = Figure(figsize=(10.5, 5.7))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 12)
-    ax.set_ylim(-0.2, 7.4)
+    ax.set_ylim(-0.2, 6.8)
     ax.axis("off")
     with style():
         draw(ax, n_in, n_hidden)

@@ -4,7 +4,7 @@ No speech data ships with the course, so the demo synthesises one second of a vo
 at 16 kHz: harmonics of a pitch that glides from 120 to 220 Hz, shaped by formants that move
 from an /a/ (700 and 1,200 Hz) to an /i/ (300 and 2,300 Hz). 25 ms Hann frames every 10 ms,
 a 512-point FFT, then 40 triangular filters equally spaced on the mel scale: the lowest one
-spans 92 Hz (three FFT bins), the highest 1,007 Hz, as the ear resolves low pitches more finely.
+spans 92 Hz (three FFT bins), the highest 1,006 Hz, as the ear resolves low pitches more finely.
 The log of the filter energies is the classic input of speech networks; a DCT of it gives MFCCs.
 """
 

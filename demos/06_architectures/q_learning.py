@@ -3,10 +3,10 @@
 The agent starts in the top-left corner; the goal (reward +1) is in the bottom-right, four
 holes (reward -1) end an episode early. Nobody tells it the way: it acts, gets rewards, and
 updates a table Q(state, action) towards reward + 0.9 max Q(next state). It explores with
-probability 0.2 and otherwise takes the best action it knows. Within the first 100 of 500
-episodes it finds the goal; the return averaged over the last 100 episodes is about 0.7
-(exploration still drops it into holes), and the greedy policy then walks to the goal in 6
-moves, the shortest path. Everything runs as one jitted `lax.scan` over episodes.
+probability 0.2 and otherwise takes the best action it knows. It first reaches the goal in
+episode 5; over the last 100 of 500 episodes the mean return is 0.58 (exploration still drops
+it into holes), and the greedy policy walks to the goal in 6 moves, the shortest path.
+Everything runs as one jitted `lax.scan` over episodes.
 """
 
 from pathlib import Path

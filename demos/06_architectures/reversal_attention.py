@@ -3,11 +3,12 @@
 Two encoder-decoders (a bidirectional LSTM encoder, an LSTM decoder, 64 units each) learn to
 write 12 random digits backwards from 4,000 examples, with the same data, steps and seed; one
 of them may look back at every encoder state through attention. Greedy decoding on 1,000
-held-out sequences: with attention about 99% of the digits come out right, without it about
-50% (and almost no whole sequence), since everything must pass through one final state. The
-attention weights of output step t concentrate on input 13 - t: over 90% of their mass lies on
+held-out sequences after 5 epochs: with attention 99% of the digits come out right (97% of the
+sequences), without it 46% (1%), since everything must pass through one final state; its first
+output digit, the last one read, is right 91% of the time, the later ones barely above chance.
+The attention weights of output step t concentrate on input 13 - t: 97% of their mass lies on
 the anti-diagonal. Two more figures draw the encoder and the encoder-decoder from the model's
-sizes, the attention lines weighted by one real alignment.
+sizes, the attention arc taken from one real alignment.
 """
 
 from pathlib import Path
@@ -86,7 +87,7 @@ def plot_encoder(x, hidden: int) -> Figure:
     n = len(x)
     fig = Figure(figsize=(10.5, 3.8))
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(-1.2, n + 0.2)
+    ax.set_xlim(-1.7, n + 0.2)
     ax.set_ylim(-0.6, 4.1)
     ax.axis("off")
     for i, token in enumerate(x):
@@ -100,9 +101,9 @@ def plot_encoder(x, hidden: int) -> Figure:
         if i:
             arrow(ax, (i - 0.7, 1.0), (i - 0.3, 1.0), BLUE)
             arrow(ax, (i - 0.3, 2.1), (i - 0.7, 2.1), RED)
-    ax.text(-1.1, 1.0, f"→ LSTM\n{hidden}", ha="left", va="center", fontsize=15, color=BLUE)
-    ax.text(-1.1, 2.1, f"← LSTM\n{hidden}", ha="left", va="center", fontsize=15, color=RED)
-    ax.text(-1.1, 3.1, f"{2 * hidden}", ha="left", va="center", fontsize=15, color=GREY)
+    ax.text(-1.6, 1.0, f"→ LSTM\n{hidden}", ha="left", va="center", fontsize=15, color=BLUE)
+    ax.text(-1.6, 2.1, f"← LSTM\n{hidden}", ha="left", va="center", fontsize=15, color=RED)
+    ax.text(-1.6, 3.1, f"{2 * hidden}", ha="left", va="center", fontsize=15, color=GREY)
     ax.text(n / 2 - 0.5, 3.75, "each state joins both directions: the whole sequence around it",
             ha="center", va="center", fontsize=16, color=GREY)
     return fig
@@ -111,30 +112,34 @@ def plot_encoder(x, hidden: int) -> Figure:
 def plot_encoder_decoder(x, y, weights, step: int, hidden: int) -> Figure:
     """Encoder states on the left, decoder steps on the right; lines: one step's attention."""
     n = len(x)
-    fig = Figure(figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 3.6))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(-0.8, 2 * n + 1.6)
-    ax.set_ylim(-0.9, 4.2)
+    ax.set_ylim(-1.2, 3.2)
     ax.axis("off")
     for i, token in enumerate(x):
         box(ax, i, 1.0, "", BLUE, w=0.7, h=0.7)
-        ax.text(i, -0.4, str(token), ha="center", fontsize=17)
+        ax.text(i, -0.3, str(token), ha="center", va="center", fontsize=17)
+        arrow(ax, (i, -0.05), (i, 0.62))
     for t, token in enumerate(y):
         j = n + 1.5 + t
         box(ax, j, 1.0, "", RED, w=0.7, h=0.7)
-        ax.text(j, 2.0, str(token), ha="center", fontsize=17, color=RED)
+        ax.text(j, 2.45, str(token), ha="center", va="center", fontsize=17, color=RED)
+        arrow(ax, (j, 1.38), (j, 2.2), RED)
         if t:
             arrow(ax, (j - 0.65, 1.0), (j - 0.35, 1.0), RED)
     arrow(ax, (n - 0.65, 1.0), (n + 1.15, 1.0), GREY, lw=2.5)  # the encoder's final state
     for i in range(n):  # how much decoder step `step` reads from each encoder state
-        ax.plot([i, n + 1.5 + step], [1.35, 1.35], alpha=0)
-        ax.annotate("", xy=(n + 1.5 + step, 1.35), xytext=(i, 1.35),
+        ax.annotate("", xy=(n + 1.5 + step, 0.62), xytext=(i, 0.62),
                     arrowprops=dict(arrowstyle="-", color=RED, alpha=float(weights[step, i]),
                                     lw=1 + 5 * float(weights[step, i]),
-                                    connectionstyle="arc3,rad=-0.35"))
-    ax.text((n - 1) / 2, -0.85, f"encoder: bidirectional LSTM, 2 × {hidden}", ha="center",
+                                    connectionstyle="arc3,rad=0.3"))
+    top = int(np.argmax(weights[step]))
+    ax.text(n + 1.5 + (n - 1) / 2, -0.35, f"arc: output {step + 1} reads input {top + 1} "
+            f"({weights[step, top]:.0%})", ha="center", va="center", fontsize=15, color=RED)
+    ax.text((n - 1) / 2, -0.95, f"encoder: bidirectional LSTM, 2 × {hidden}", ha="center",
             fontsize=16, color=BLUE)
-    ax.text(n + 1.5 + (n - 1) / 2, -0.85, f"decoder: LSTM {hidden}, greedy", ha="center",
+    ax.text(n + 1.5 + (n - 1) / 2, -0.95, f"decoder: LSTM {hidden}, greedy", ha="center",
             fontsize=16, color=RED)
     return fig
 

@@ -1,12 +1,12 @@
 """Vanishing gradients through time: a vanilla RNN against a GRU, before and after training.
 
-The task needs a 20-step memory: read one of 4 symbols, then 19 distractors, and name the
-first symbol at the end. Both nets (32 hidden units) train on the same 2,048 sequences with
-adam. The vanilla RNN stays at chance (about 25% on 512 held-out sequences); the GRU gets every
-one right. Why, measured with jax.grad: the norm of d h_T / d x_(T-k), the gradient that
-reaches an input k steps back. At initialisation it shrinks about tenfold every few steps in
-both cells. After training the GRU's update gate holds its state, and the gradient from 19
-steps back is still about 0.1; the RNN's is below 1e-9, too small to learn from.
+The task needs a 30-step memory: read one of 4 symbols, then 29 distractors, and name the
+first symbol at the end. Both nets (32 hidden units) train 10 epochs on the same 2,048
+sequences with adam. The vanilla RNN stays at chance (27% of 512 held-out sequences); the GRU
+gets all of them. Why, measured with jax.grad: the norm of d h_T / d x_(T-k), the gradient
+that reaches an input k steps back. At initialisation it shrinks geometrically with k in both
+cells (from the symbol: 8e-3 for the RNN, 4e-6 for the GRU). After training the GRU's update
+gate holds its state and the gradient from the symbol is 0.4; the RNN's is 2e-3.
 """
 
 from pathlib import Path

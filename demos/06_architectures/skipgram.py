@@ -7,7 +7,7 @@ each of its three properties ("she", "throne", "school"...) among filler words. 
 either side) from the word itself. Nothing tells it the properties, yet the nouns come out as
 the corners of a cube: each noun's three nearest nouns (cosine) are the three that differ from
 it in one property, for all 8 nouns, and vector arithmetic such as king - man + woman lands
-nearest to queen in all 48 such analogies among the nouns.
+nearest to queen in all 96 such analogies among the nouns.
 """
 
 import itertools

@@ -5,8 +5,9 @@ A small CNN (two 3x3 conv layers, a 64-unit dense layer) first learns digits 0-4
 images per class. From scratch: train the whole CNN on those 50 images. Transfer: freeze the
 pretrained layers and train only a new 5-way output layer, either on the conv layers' 128
 outputs or on the dense layer's 64. Five draws of the 50 images (and of the new weights),
-scored on the 272 held-out 5-9 digits. On these digits, transfer loses: from scratch gets about
-94%, the frozen conv features about 88%, the frozen dense features about 72%, on every draw.
+scored on the 272 held-out 5-9 digits, after the same 1,000 adam steps. On these digits
+transfer loses, on every draw: from scratch 95% on average, frozen conv features 90%, frozen
+dense features 80%.
 The deeper the frozen layer, the more it is specific to 0-4 (as Yosinski et al. 2014 found at
 a much larger scale); 50 images are enough to train this small CNN from scratch.
 """

@@ -3,10 +3,10 @@
 Same data as reversal_attention.py (4,000 sequences of 12 digits, 1,000 held out), same batch
 and optimizer. The model embeds each digit and its position, runs one Transformer block
 (`nnx.MultiHeadAttention`, 2 heads, then an MLP; Vaswani et al. 2017) and predicts all 12
-outputs at once: no recurrence, no decoding loop. After 2 epochs every held-out digit comes out
-right, in a third of the recurrent model's epochs. Its attention map (mean of the heads) puts
-almost all of output position t's weight on input position 11 - t: the anti-diagonal again,
-learned from the positions alone.
+outputs at once: no recurrence, no decoding loop. After 2 epochs (the recurrent model had 5)
+every held-out digit comes out right. Its attention map (mean of the heads) puts 85% of output
+position t's weight on input position 11 - t, the largest weight there in every row: the
+anti-diagonal again, learned from the positions alone.
 """
 
 from pathlib import Path
