@@ -137,6 +137,22 @@ def teacher_forced_loss(model: Seq2Seq, x: jax.Array, y: jax.Array) -> jax.Array
     return optax.softmax_cross_entropy_with_integer_labels(model(x, y), y).mean()
 
 
+def plot_alignment(x, weights, xlabel: str, ylabel: str):
+    """Attention weights (outputs x inputs) as a heatmap, the tokens on the axes (reversal)."""
+    from matplotlib.figure import Figure  # only the demos draw: the benchmarks skip the import
+
+    fig = Figure(figsize=(6.2, 5.6))
+    ax = fig.add_subplot()
+    ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(x)), [str(t) for t in x])
+    ax.set_yticks(range(len(x)), [str(t) for t in x[::-1]])  # the outputs: x reversed
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(length=0, labelsize=16)
+    ax.grid(False)
+    return fig
+
+
 # ---------------------------------------------------------------------------- transformer
 # --8<-- [start:transformer]
 class TransformerBlock(nnx.Module):

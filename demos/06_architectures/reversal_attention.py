@@ -23,7 +23,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from handson.demo import standalone
 from handson.figures import save, style
-from handson.sequences import Seq2Seq, reversal_data, teacher_forced_loss
+from handson.sequences import Seq2Seq, plot_alignment, reversal_data, teacher_forced_loss
 from handson.training import fit
 
 SEED = 0  # one seed for the data, the weights and the shuffles
@@ -43,19 +43,6 @@ def decode(model: Seq2Seq, x):
     states, carry = model.encode(x)
     logits, weights = model.decode(states, carry)
     return jnp.argmax(logits, -1), weights
-
-
-def plot_alignment(x, weights) -> Figure:
-    fig = Figure(figsize=(6.2, 5.6))
-    ax = fig.add_subplot()
-    ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(x)), [str(t) for t in x])
-    ax.set_yticks(range(len(x)), [str(t) for t in x[::-1]])
-    ax.set_xlabel("input digit (read left to right)")
-    ax.set_ylabel("output digit (written top down)")
-    ax.tick_params(length=0, labelsize=16)
-    ax.grid(False)
-    return fig
 
 
 def plot_curves(histories: dict) -> Figure:
@@ -174,7 +161,8 @@ def main(out_dir: Path, epochs: int = EPOCHS, n_train: int = N_TRAIN) -> dict:
             x0, y0, w0 = val[0][0], np.asarray(pred[0]), weights[0]
 
     with style():
-        save(plot_alignment(x0, w0), out_dir / "alignment.svg")
+        save(plot_alignment(x0, w0, "input digit (read left to right)",
+                            "output digit (written top down)"), out_dir / "alignment.svg")
         save(plot_curves(histories), out_dir / "accuracy.svg")
         save(plot_encoder(x0, HIDDEN), out_dir / "bidirectional.svg")
         save(plot_encoder_decoder(x0, y0, w0, 2, HIDDEN), out_dir / "encoder_decoder.svg")

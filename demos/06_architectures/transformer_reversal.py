@@ -16,11 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from matplotlib.figure import Figure
 
 from handson.demo import standalone
 from handson.figures import save, style
-from handson.sequences import Transformer, reversal_data, token_loss
+from handson.sequences import Transformer, plot_alignment, reversal_data, token_loss
 from handson.training import fit
 
 SEED = 0  # one seed for the data, the weights and the shuffles (as in reversal_attention.py)
@@ -40,19 +39,6 @@ def attention_weights(model: Transformer, x):
     return sown["block"]["attention"]["attention_weights"][0]
 
 
-def plot_map(x, weights) -> Figure:
-    fig = Figure(figsize=(6.2, 5.6))
-    ax = fig.add_subplot()
-    ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(x)), [str(t) for t in x])
-    ax.set_yticks(range(len(x)), [str(t) for t in x[::-1]])
-    ax.set_xlabel("input position (its digit)")
-    ax.set_ylabel("output position (its digit)")
-    ax.tick_params(length=0, labelsize=16)
-    ax.grid(False)
-    return fig
-
-
 def main(out_dir: Path, epochs: int = EPOCHS, n_train: int = N_TRAIN) -> dict:
     model_key, train_key = jax.random.split(jax.random.key(SEED))
     rng = np.random.default_rng(SEED)
@@ -68,7 +54,8 @@ def main(out_dir: Path, epochs: int = EPOCHS, n_train: int = N_TRAIN) -> dict:
     weights = np.asarray(attention_weights(model, x)).mean(1)  # mean over heads: (B, T, T)
     mirror = weights[:, np.arange(LENGTH), LENGTH - 1 - np.arange(LENGTH)]
     with style():
-        save(plot_map(val[0][0], weights[0]), out_dir / "attention_map.svg")
+        save(plot_alignment(val[0][0], weights[0], "input position (its digit)",
+                            "output position (its digit)"), out_dir / "attention_map.svg")
     return {
         "length": LENGTH, "n_train": n_train, "n_val": N_VAL, "dim": DIM, "heads": HEADS,
         "epochs": epochs, "batch_size": BATCH_SIZE, "val_acc": float(right.mean()),
