@@ -1,6 +1,6 @@
 """Training speed of our `handson.training.fit` beside Keras 3 (JAX backend) and PyTorch, on the CPU.
 
-Run: `.venv/bin/python benchmarks/train_speed.py [--quick] [--models mlp,cnn] [--reps 3]`.
+Run: `.venv/bin/python benchmarks/train_speed.py [--quick] [--models mlp,cnn,lstm,attention] [--reps 3]`.
 The peers are an optional extra: `.venv/bin/pip install -e '.[bench]'` (a missing one is skipped).
 
 Same data (scikit-learn's digits, the seeded 70/30 split of handson/data.py that every
@@ -12,6 +12,9 @@ cross-entropy, the same epochs, and each framework's idiomatic loop:
 Two models: the digits MLP 64 -> 64 -> 10 and the exercise CNN (CONTENT.md S6, 47,645
 parameters; ours is demos/03_convolutional_networks/exercise_cnn.py's `cnn`) on the digits
 upsampled to 32x32 (`jax.image.resize`; NHWC, NCHW for torch).
+Deck 6 adds two sequence models, defined with their data in benchmarks/sequence_speed.py and
+measured in tokens/s: the character LSTM (`keras.layers.LSTM`, `nn.LSTM`) and the Transformer
+block (`keras.layers.MultiHeadAttention`, `nn.MultiheadAttention`), adam 3e-3.
 
 Three measurements, medians of interleaved repetitions (ours, keras, torch, ours, ...):
   images/s      steady state: images trained in epochs 2..E over the time between the end of
@@ -43,6 +46,8 @@ os.environ["KERAS_BACKEND"] = "jax"  # before keras is imported anywhere in this
 
 import numpy as np
 
+import sequence_speed  # deck 6's models: the character LSTM and the Transformer block
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 0  # one seed for the split, the models and the shuffles
 BATCH = 32  # the demos' batch size
@@ -50,6 +55,8 @@ LEARNING_RATE = 1e-3  # adam, as in the demos (keras' "adam" default is 1e-3 too
 REPS = 3  # interleaved repetitions (medians)
 EPOCHS = {"mlp": 1 + 50, "cnn": 1 + 3}  # one warm-up epoch (compiles) + timed epochs
 QUICK_EPOCHS = {"mlp": 1 + 5, "cnn": 1 + 1}  # --quick: a smoke run, one repetition
+EPOCHS.update(lstm=1 + 5, attention=1 + 5)  # deck 6 (benchmarks/sequence_speed.py)
+QUICK_EPOCHS.update(lstm=1 + 1, attention=1 + 1)
 FRAMEWORKS = ("ours", "keras", "torch")
 PROTOTYPES = {"cnn": {  # info rows: ours before (lax convolutions) and with a pooling prototype
     "lax_conv": ("ours, XLA convolutions (fit conv=\"lax\")", {"conv": "lax"}),
@@ -57,10 +64,13 @@ PROTOTYPES = {"cnn": {  # info rows: ours before (lax convolutions) and with a p
 }}
 PEERS = {"keras": "keras", "torch": "torch"}  # framework -> module that must be importable
 TITLES = {"mlp": "digits MLP 64 -> 64 -> 10 (4,810 params), 8x8 inputs",
-          "cnn": "exercise CNN S6 (47,645 params), 32x32x1 inputs"}
+          "cnn": "exercise CNN S6 (47,645 params), 32x32x1 inputs", **sequence_speed.TITLES}
+UNITS = {"lstm": "tokens/s", "attention": "tokens/s"}  # what a rate counts (else images/s)
 GOALS = {  # model -> (peer, minimum images/s ratio ours / peer)
     "mlp": [("keras", 1.0), ("torch", 1.0), ("keras", 4.0)],
     "cnn": [("keras", 1.0), ("torch", 1.0)],
+    "lstm": [("keras", 1.0), ("torch", 1.0)],
+    "attention": [("keras", 1.0), ("torch", 1.0)],
 }
 
 
@@ -73,11 +83,14 @@ def make_data(path: Path) -> None:
 
     (x, y), _ = digits(SEED)
     x32 = np.asarray(jax.image.resize(x.reshape(-1, 8, 8, 1), (len(x), 32, 32, 1), "bilinear"))
-    np.savez(path, x_mlp=x, x_nhwc=x32, x_nchw=np.ascontiguousarray(x32.transpose(0, 3, 1, 2)), y=y)
+    np.savez(path, x_mlp=x, x_nhwc=x32, x_nchw=np.ascontiguousarray(x32.transpose(0, 3, 1, 2)), y=y,
+             **sequence_speed.make_data())
 
 
 def load_data(path: Path, framework: str, model: str) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path) as data:
+        if model in sequence_speed.MODELS:
+            return sequence_speed.load(data, model)
         key = "x_mlp" if model == "mlp" else "x_nchw" if framework == "torch" else "x_nhwc"
         return data[key], data["y"]
 
@@ -201,12 +214,19 @@ def train_torch_one_thread(model: str, x, y, epochs: int) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return train_torch(model, x, y, epochs)
+        return TRAIN["torch"](model, x, y, epochs)
     finally:
         torch.set_num_threads(threads)
 
 
-TRAIN = {"ours": train_ours, "keras": train_keras, "torch": train_torch}
+def by_model(general, sequences):
+    """Deck 6's models train with benchmarks/sequence_speed.py's functions, the others here."""
+    return lambda model, *args: (sequences if model in sequence_speed.MODELS else general)(model, *args)
+
+
+TRAIN = {"ours": by_model(train_ours, lambda *args: sequence_speed.train_ours(*args, epoch_clock)),
+         "keras": by_model(train_keras, sequence_speed.train_keras),
+         "torch": by_model(train_torch, sequence_speed.train_torch)}
 
 
 def summarize(run: dict) -> dict:
@@ -262,9 +282,10 @@ def table(model: str, epochs: int, reps: int, frameworks, names, results) -> lis
     """One model's table; results[framework] = {"rate": [...], "run": [...], "process": [...]}."""
     med = {fw: {k: median(v) for k, v in results[fw].items()} for fw in frameworks}
     ours = med["ours"]
-    lines = [f"\n{TITLES[model]}: batch {BATCH}, {epochs} epochs (1 warm-up + {epochs - 1} timed), "
+    batch = sequence_speed.SIZES[model]["batch"] if model in sequence_speed.MODELS else BATCH
+    lines = [f"\n{TITLES[model]}: batch {batch}, {epochs} epochs (1 warm-up + {epochs - 1} timed), "
              f"medians of {reps}",
-             f"  {'framework':44s} {'images/s':>9s} {'ours x':>7s} {'whole run s':>12s} {'ours x':>7s} "
+             f"  {'framework':44s} {UNITS.get(model, 'images/s'):>9s} {'ours x':>7s} {'whole run s':>12s} {'ours x':>7s} "
              f"{'whole process s':>16s} {'ours x':>7s} {'loss':>7s}"]
     for fw in frameworks:
         m = med[fw]
@@ -298,7 +319,7 @@ def verdicts(model: str, frameworks, results) -> list[tuple[str, str, str]]:
     med = {fw: {k: median(v) for k, v in results[fw].items()} for fw in results}
     rows = []
     for peer, minimum in GOALS[model]:
-        goal = f"{model}: ours images/s >= {minimum:.1f}x {peer}"
+        goal = f"{model}: ours {UNITS.get(model, 'images/s')} >= {minimum:.1f}x {peer}"
         if peer not in frameworks:
             rows.append((goal, "-", f"SKIP ({peer} not installed)"))
             continue
@@ -318,7 +339,8 @@ def verdicts(model: str, frameworks, results) -> list[tuple[str, str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 repetition, few epochs")
-    parser.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    parser.add_argument("--models", default="mlp,cnn,lstm,attention",
+                        help="comma-separated: mlp, cnn, lstm, attention")
     parser.add_argument("--reps", type=int, default=None, help=f"repetitions (default {REPS}, 1 with --quick)")
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, help=argparse.SUPPRESS)

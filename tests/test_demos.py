@@ -41,6 +41,14 @@ TINY = {
     "input_normalisation": {"epochs": 2},
     "weight_decay": {"epochs": 2},
     "matmul_throughput": {"sizes": (32, 64), "repeats": 1},
+    "rnn_gradients": {"epochs": 1},
+    "char_lstm": {"epochs": 1, "train_chars": 4096},
+    "reversal_attention": {"epochs": 1, "n_train": 256},
+    "transformer_reversal": {"epochs": 1, "n_train": 256},
+    "skipgram": {"epochs": 1},
+    "transfer_digits": {"draws": 1, "pretrain_epochs": 1, "few_shot_epochs": 2},
+    "scaling_out": {"device_counts": (1,), "steps": 3},  # one CPU device in the test process
+    "q_learning": {"episodes": 20},
 }
 DEMO_LIST = discover(DEMOS)
 
