@@ -140,6 +140,7 @@ def test_matmul_throughput_below_peak():
         if dtype in r["peak_gflops"]:
             assert best["fraction_of_peak"] == pytest.approx(best["gflops"] / r["peak_gflops"][dtype])
             assert 0 < best["fraction_of_peak"] < 1
+            assert best["share_of_peak"] == f"{best['fraction_of_peak']:.0%} of the peak"
     # the slide's "this build ran on" and the manifest agree on the device
     assert r["device_name"]
     assert entry("matmul_throughput")["device"].startswith(r["platform"])

@@ -173,6 +173,9 @@ def main(out_dir: Path, sizes: tuple[int, ...] | None = None, dtypes: tuple[str,
         best[d] = {"size": n, "gflops": measured[d][n]}
         if d in peaks:
             best[d]["fraction_of_peak"] = measured[d][n] / peaks[d]
+        # In words for the slide, which must build on a machine whose peak is unknown too.
+        best[d]["share_of_peak"] = (f"{measured[d][n] / peaks[d]:.0%} of the peak" if d in peaks
+                                    else "peak unknown for this device")
     return {
         "platform": device.platform,
         "device_kind": device.device_kind,
