@@ -38,7 +38,6 @@ def test_clipping_caveat_and_effect():
     # notes: without clipping the loss jumps back up; with it, it falls further and smoothly
     assert r["noclip_largest_jump"] > 5 * r["clip_largest_jump"]
     assert r["clip_final_train_loss"] < 0.5 * r["noclip_final_train_loss"]
-    assert r["clip_final_val_acc"] >= r["noclip_final_val_acc"]
 
 
 def test_residual_two_differences():
