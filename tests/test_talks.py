@@ -5,9 +5,11 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from bs4 import BeautifulSoup
 
 from handson import syntax
+from handson.paths import ROOT, SLIDES
 from handson.syntax import talk as talks
 from test_build import build, make_project
 
@@ -59,6 +61,15 @@ def test_urls_and_links_resolve_from_the_talks_page(tmp_path):
     md = syntax.render(talk.slides, links=links)
     assert "![](../img/dot.svg)" in md  # relative to talks/, where MkDocs reads the page
     assert "[back](../d.md#a)" in md  # slide a is not in the talk: its deck's page
+
+
+def test_a_link_with_brackets_in_its_text_goes_to_the_deck_when_its_slide_is_left_out(tmp_path):
+    # deck 5 cites a table as `[[4]](#references)`; the trends talk leaves that slide out
+    deck = "name: a\n## A, cited [[4]](#refs), [![](img/dot.svg)](#refs)\n---\nname: refs\n## References\n"
+    talk = resolve("include: d#a\n", {"d": deck}, tmp_path)
+    md = syntax.render(talk.slides, links=syntax.Links(str(tmp_path), "talks", "talks/t", talk.ids,
+                                                       talk.anchors, talk=True))
+    assert "[[4]](../d.md#refs)" in md and "[![](../img/dot.svg)](../d.md#refs)" in md
 
 
 def test_two_decks_with_the_same_name_get_distinct_ids():
@@ -119,3 +130,58 @@ def test_a_change_to_a_deck_slide_shows_in_the_talk(tmp_path):
     assert build(project).returncode == 0
     assert re.search(r"<h2[^>]*>An edited middle slide", page.read_text())
     assert "An edited middle slide" in (project / "site" / "talks" / "short" / "slides.html").read_text()
+
+
+# ---------------------------------------------------------------- the course's own talks
+
+
+def course_talk(name: str) -> talks.Talk:
+    def load(deck_id: str):
+        path = SLIDES / f"{deck_id}.md"
+        return syntax.parse(syntax.read(path), path) if path.is_file() else None
+
+    path = SLIDES / "talks" / f"{name}.md"
+    return talks.resolve(syntax.parse(syntax.read(path), path, talk=True), load)
+
+
+def test_every_talk_is_in_the_nav_under_talks():
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+    listed = [next(iter(entry.values())) for entry in nav if "Talks" in entry][0]
+    files = sorted(f"talks/{p.name}" for p in (SLIDES / "talks").glob("*.md"))
+    assert sorted(next(iter(e.values())) for e in listed) == files
+
+
+@pytest.mark.parametrize("name, minutes", [
+    ("introduction-lecture", (50, 65)),  # the one-hour lecture
+    ("trends", (60, 100)),  # a seminar talk
+    ("hands-on-course", (300, 480)),  # a day, with the exercises
+    ("gpu-workshop", (300, 480)),
+])
+def test_talk_lengths_fit_their_occasion(name, minutes):
+    low, high = minutes
+    assert low <= course_talk(name).minutes <= high
+
+
+def test_gpu_workshop_adds_the_math_the_solutions_and_the_zoo_to_the_course():
+    course, workshop = (
+        {(Path(s.path).stem, s.name) for s in course_talk(n).slides if s.path != course_talk(n).path}
+        for n in ("hands-on-course", "gpu-workshop"))
+    assert workshop - course == {
+        ("01_introduction", "today-more"), ("01_introduction", "play-time-faces"),
+        ("02_neural_networks", "network-update"), ("02_neural_networks", "network-update-code"),
+        ("03_convolutional_networks", "cnn-solution"), ("03_convolutional_networks", "cnn-solution-summary"),
+        ("06_architectures", "zoo")}
+    assert course - workshop == set()
+
+
+def test_trends_talk_takes_the_e_items_in_order_as_its_comments_map_them():
+    """The talk's comments map E01-E43 (the 2017 talk) to deck slides: every item once, in order,
+    and the slides the talk includes are exactly those, in that order."""
+    text = (SLIDES / "talks" / "trends.md").read_text()
+    mapping = re.findall(r"^(E\d\d(?:, E\d\d)*) ([\w-]+)#([\w, -]+?)(?: \(.*\))?$", text, re.M)
+    items = [int(e[1:]) for group, _, _ in mapping for e in group.split(", ")]
+    assert items == list(range(1, 44))
+    mapped = [(deck, name.strip()) for _, deck, names in mapping for name in names.split(",")]
+    talk = course_talk("trends")
+    included = [(Path(s.path).stem, s.name) for s in talk.slides if s.path != talk.path]
+    assert included == mapped

@@ -17,7 +17,8 @@ from handson.syntax.scan import (CSS_URL, IMAGE, LINK_TAGS, RESOURCE_ATTRIBUTES,
                                  lookup, math_split, walk)
 
 PROPERTY_VARIABLE = re.compile(r"(\\)?\{\{([^}.\n]+)\}\}")  # remark's `{{ name }}`: a slide property
-LINK = re.compile(r"(?<!!)\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+# A link whose text may hold one level of brackets: `[[4]](#references)`, `[![](img)](url)`.
+LINK = re.compile(r"(?<!!)\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 DEFINITION = re.compile(r"^( {0,3}\[[^\]]+\]:[ \t]*)<?([^\s>]+)>?", re.M)
 HEADING_INDENT = re.compile(r"^[ \t]{1,3}(?=#{1,6}(?:[ \t]|$))", re.M)
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})[ \t]*(\S*)[ \t]*$")
