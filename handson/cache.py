@@ -152,6 +152,10 @@ class Scanner:
                     # Only module-level imports run when the demo is loaded;
                     # `import jax` inside a helper function does not count.
                     external.add(name)
+            for rel in self._analysis(path)["facts"].get("uses", []):  # loaded by path: USES
+                used = os.path.join(self.demos_dir, rel)
+                if os.path.isfile(used):
+                    deps.append(used)
             self._deps[path] = (deps, external)
         return self._deps[path]
 

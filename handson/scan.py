@@ -14,7 +14,8 @@ def analyse(data: bytes, path: str, package: str) -> dict:
     try:
         tree = ast.parse(data, filename=path)
     except (SyntaxError, ValueError):  # the worker reports it, with file and line, when it runs
-        return {"imports": [], "facts": {"caption": "", "time_limit": None, "env": {}, "env_error": None}}
+        return {"imports": [], "facts": {"caption": "", "time_limit": None, "env": {}, "env_error": None,
+                                         "uses": []}}
     top_level = set(_module_level_nodes(tree))
     imports = [[name, node in top_level] for node in ast.walk(tree)
                for name in _imported_names(node, package)]
@@ -30,9 +31,13 @@ def _facts(tree: ast.Module, path: str) -> dict:
                                                     for k, v in env.items())):
         env_error = f"{os.path.basename(path)}:{line}: ENV must be a dict literal of strings"
         env = None
+    # Demo files of other decks this demo loads by path (their folders are no package names,
+    # so no import statement says so): `USES = ("02_neural_networks/train_digits.py",)`.
+    uses = _constant(tree, "USES")
+    uses = [u for u in uses if isinstance(u, str)] if isinstance(uses, (list, tuple)) else []
     return {"caption": doc.splitlines()[0].strip() if doc else "",
             "time_limit": float(limit) if isinstance(limit, (int, float)) and limit > 0 else None,
-            "env": env or {}, "env_error": env_error}
+            "env": env or {}, "env_error": env_error, "uses": uses}
 
 
 def _module_level_nodes(tree: ast.Module):

@@ -382,3 +382,41 @@ def test_time_limit_and_caption_come_from_the_source(tmp_path):
     assert scan.caption(path) == "Caption line."
     path.write_text("X = 1\n")
     assert scan.time_limit(path, 600) == 600
+
+
+def test_files_named_in_uses_are_part_of_the_key(project):
+    """A demo that loads another deck's demo file by path (USES) reruns when that file changes."""
+    model = '''
+        """A model other decks draw."""
+        WIDTH = {width}
+
+
+        def main(out_dir):
+            (out_dir / "m.txt").write_text(str(WIDTH))
+            return {{"width": WIDTH}}
+        '''
+    project.write("demos/01_a/model.py", model.format(width=3))
+    project.write("demos/02_b/zoo.py", '''
+        """Zoo."""
+        USES = ("01_a/model.py",)
+
+
+        def main(out_dir):
+            (out_dir / "z.txt").write_text("z")
+            return {"v": 1}
+        ''')
+    project.write("demos/02_b/plain.py", '''
+        """Uses nothing else."""
+
+
+        def main(out_dir):
+            (out_dir / "p.txt").write_text("p")
+            return {"v": 1}
+        ''')
+    assert project.run()[0] == 0
+    assert "demos/01_a/model.py" in project.manifest["demos"]["02_b/zoo"]["inputs"]["modules"]
+    project.write("demos/01_a/model.py", model.format(width=4))
+    code, output = project.run()
+    assert code == 0
+    assert project.status(output, "02_b/zoo").endswith("(demos/01_a/model.py changed)")
+    assert project.status(output, "02_b/plain") == "cached"

@@ -31,6 +31,8 @@ from handson.figures import save, style
 from handson.sequences import CharLSTM, Seq2Seq, Transformer
 
 SEED = 0  # seed of the abstract models (eval_shape draws no weight)
+# The other decks' demo files this one loads (the runner's cache follows them: docs/CONTRACTS.md)
+USES = ("02_neural_networks/train_digits.py", "03_convolutional_networks/exercise_cnn.py")
 VOCAB_SAMPLE = 4096  # characters of the LSTM's language read to find its alphabet
 COLORS = {"input": "#e0a800", "embed": "#8a8a8a", "dense": "#0b794b", "conv": "#6c4ab6",
           "pool": "#b7a6e3", "recurrent": "#0368bb", "attention": "#2aa198",
@@ -47,8 +49,8 @@ PITCH = 0.2  # vertical distance between the cells of a column
 
 def deck_demo(deck: str, name: str):
     """A demo module of another deck, loaded from its file (`02_neural_networks` is no Python
-    package name). The runner's cache does not follow this import: tests/test_claims_zoo.py
-    checks every size drawn against the models themselves."""
+    package name). Each one is listed in USES, so the runner reruns the zoo when it changes."""
+    assert f"{deck}/{name}.py" in USES, f"add {deck}/{name}.py to USES"
     path = Path(__file__).resolve().parents[1] / deck / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"zoo_{name}", path)
     module = importlib.util.module_from_spec(spec)
