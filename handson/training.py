@@ -85,7 +85,6 @@ def train_step(model, optimizer, loss_fn, x, y):
 # --8<-- [end:step]
 
 
-# --8<-- [start:split_loss]
 def split_loss(loss_fn, mesh: Mesh):
     """`loss_fn` computed data-parallel: each device gets its rows of the batch and a copy of the
     model, computes its own loss; the mean of the devices' losses is returned.
@@ -114,7 +113,6 @@ def split_loss(loss_fn, mesh: Mesh):
                                out_specs=P(DATA_AXIS), check_vma=False)(params, others, x, y)
         return losses.mean()
     return loss
-# --8<-- [end:split_loss]
 
 
 def accuracy(logits: jax.Array, y: jax.Array) -> jax.Array:
@@ -162,8 +160,9 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
     `loss_fn` must be a mean over the examples and may change no variable but the parameters
     (no BatchNorm in train mode, no dropout); the result equals one device's up to float
     rounding (sums in another order). On the CPU, XLA's host devices
-    (`--xla_force_host_platform_device_count=2`) run on separate cores: one way to train a
-    recurrent model, whose small per-step products XLA keeps on one core, on two.
+    (`--xla_force_host_platform_device_count=2`, set before JAX starts) run on separate cores:
+    that trains a recurrent model, whose small per-step products XLA keeps on one core, on two
+    (the character LSTM 1.6x faster on 2 cores, benchmarks/README.md).
     """
     if conv not in CONVS:
         raise ValueError(f"fit(conv={conv!r}): expected one of {', '.join(map(repr, CONVS))}")
