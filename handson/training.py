@@ -162,7 +162,7 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
     rounding (sums in another order). On the CPU, XLA's host devices
     (`--xla_force_host_platform_device_count=2`, set before JAX starts) run on separate cores:
     that trains a recurrent model, whose small per-step products XLA keeps on one core, on two
-    (the character LSTM 1.6x faster on 2 cores, benchmarks/README.md).
+    (the character LSTM 1.46x faster on 2 cores, benchmarks/README.md).
     """
     if conv not in CONVS:
         raise ValueError(f"fit(conv={conv!r}): expected one of {', '.join(map(repr, CONVS))}")
