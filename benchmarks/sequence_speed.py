@@ -9,7 +9,10 @@ the MLP and the CNN, interleaved, and reports tokens/s):
              position embeddings (32), one block (2-head self-attention, MLP 32-128-32, two
              LayerNorms, residuals), a last LayerNorm, logits for each of 12 positions; 4,000
              random sequences of 12 digits to reverse, batch 64
-  ours   handson.sequences.CharLSTM / Transformer trained by handson.training.fit
+  ours   handson.sequences.CharLSTM / Transformer trained by handson.training.fit; the LSTM
+         data-parallel over every XLA host device (fit's `devices=`: train_speed.py starts one
+         per core), the Transformer on one device (split, its short steps lose more in the
+         all-reduce than they gain)
   keras  Embedding + LSTM(return_sequences=True) + Dense / a functional model with
          keras.layers.MultiHeadAttention; compile(adam) + fit
   torch  nn.Embedding + nn.LSTM(batch_first) + nn.Linear / nn.MultiheadAttention(batch_first);
@@ -58,8 +61,11 @@ def load(data, model: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------- ours
-def train_ours(model: str, x, y, epochs: int, clock) -> dict:
-    """`clock`: train_speed.epoch_clock (notes the end of each of fit's epochs)."""
+DATA_PARALLEL = {"lstm": True, "attention": False}  # model -> ours splits its batches over the devices
+
+
+def train_ours(model: str, x, y, epochs: int, one_device: bool = False) -> dict:
+    """`one_device`: the LSTM on one device too (fit's default), an information row."""
     import jax
     import optax
     from flax import nnx
@@ -72,9 +78,11 @@ def train_ours(model: str, x, y, epochs: int, clock) -> dict:
     rngs = nnx.Rngs(SEED)
     net = (CharLSTM(s["vocab"], s["embed"], s["hidden"], rngs) if model == "lstm"
            else Transformer(s["vocab"], s["length"], s["dim"], s["heads"], rngs))
-    with clock() as ends:
-        history = fit(net, optax.adam(LEARNING_RATE), token_loss, train=(x, y), epochs=epochs,
-                      batch_size=s["batch"], key=jax.random.key(SEED))
+    ends = []
+    devices = jax.devices() if DATA_PARALLEL[model] and not one_device else None
+    history = fit(net, optax.adam(LEARNING_RATE), token_loss, train=(x, y), epochs=epochs,
+                  batch_size=s["batch"], key=jax.random.key(SEED), devices=devices,
+                  on_epoch=lambda epoch, logs: ends.append(time.perf_counter()))
     return {"start": start, "ends": ends, "images": len(x) // s["batch"] * s["batch"] * x.shape[1],
             "loss": history.train_loss[-1]}
 

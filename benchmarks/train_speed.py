@@ -43,6 +43,11 @@ import time
 from pathlib import Path
 
 os.environ["KERAS_BACKEND"] = "jax"  # before keras is imported anywhere in this process
+# One XLA host device per core, before jax starts (the whole-process workers inherit it): ours
+# trains the character LSTM data-parallel over them (sequence_speed.DATA_PARALLEL), as PyTorch
+# runs nn.LSTM's products on every core. Everything else (Keras included) runs on the first.
+HOST_DEVICES = f"--xla_force_host_platform_device_count={os.cpu_count()}"
+os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {HOST_DEVICES}".strip()
 
 import numpy as np
 
@@ -61,6 +66,8 @@ FRAMEWORKS = ("ours", "keras", "torch")
 PROTOTYPES = {"cnn": {  # info rows: ours before (lax convolutions) and with a pooling prototype
     "lax_conv": ("ours, XLA convolutions (fit conv=\"lax\")", {"conv": "lax"}),
     "reshape_pool": ("ours + reshape_max_pool (prototype)", {"reshape_pool": True}),
+}, "lstm": {  # ... and the LSTM without data parallelism
+    "one_device": ("ours on one device (fit's default)", {"one_device": True}),
 }}
 PEERS = {"keras": "keras", "torch": "torch"}  # framework -> module that must be importable
 TITLES = {"mlp": "digits MLP 64 -> 64 -> 10 (4,810 params), 8x8 inputs",
@@ -221,10 +228,11 @@ def train_torch_one_thread(model: str, x, y, epochs: int) -> dict:
 
 def by_model(general, sequences):
     """Deck 6's models train with benchmarks/sequence_speed.py's functions, the others here."""
-    return lambda model, *args: (sequences if model in sequence_speed.MODELS else general)(model, *args)
+    return lambda model, *args, **kwargs: (sequences if model in sequence_speed.MODELS else general)(
+        model, *args, **kwargs)
 
 
-TRAIN = {"ours": by_model(train_ours, lambda *args: sequence_speed.train_ours(*args, epoch_clock)),
+TRAIN = {"ours": by_model(train_ours, sequence_speed.train_ours),
          "keras": by_model(train_keras, sequence_speed.train_keras),
          "torch": by_model(train_torch, sequence_speed.train_torch)}
 
@@ -305,6 +313,9 @@ def table(model: str, epochs: int, reps: int, frameworks, names, results) -> lis
         cold = med["ours"]["cold"]
         lines.append(f"  {'ours, empty compile cache (info)':44s} {'':9s} {'':7s} {'':12s} {'':7s} "
                      f"{cold:16.2f} {cold / ours['process']:7.2f}")
+    if sequence_speed.DATA_PARALLEL.get(model):
+        import jax
+        lines.append(f"  ours: fit(devices=jax.devices()), each batch split over {jax.device_count()} XLA host devices")
     lines.append("  ours x: how many times faster ours is (images/s ours/peer, times peer/ours); "
                  "loss: mean train loss of the last epoch")
     lines.append("  every repetition (images/s, run = whole run s, process = whole process s):")
@@ -389,7 +400,7 @@ def main() -> None:
                     for key in ("rate", "run", "loss"):
                         results[m][fw][key].append(summary[key])
                 for label, (_, kwargs) in PROTOTYPES.get(m, {}).items():  # for information: options for fit
-                    for key, value in summarize(train_ours(m, *arrays["ours", m], epochs[m], **kwargs)).items():
+                    for key, value in summarize(TRAIN["ours"](m, *arrays["ours", m], epochs[m], **kwargs)).items():
                         results[m]["ours"].setdefault(f"{label} {key}", []).append(value)
                 if "torch" in frameworks:  # for information: torch without its second thread
                     for key, value in summarize(train_torch_one_thread(m, *arrays["torch", m], epochs[m])).items():

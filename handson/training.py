@@ -39,18 +39,21 @@ import dataclasses
 import functools
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from handson import progress
 from handson.matmul_conv import lax_convs_left, use_im2col
 
 CONVS = ("auto", "im2col", "lax")  # fit's convolution paths: see fit's docstring
+DATA_AXIS = "data"  # the mesh axis of fit(devices=...): the batch is split along it
 COMPILED_KEPT = 16  # compiled step sets kept per process (least recently used go first)
 _compiled: collections.OrderedDict = collections.OrderedDict()  # static key -> Steps
 _compiled_lock = threading.Lock()  # fit may run in several threads (a live presenter's)
@@ -82,6 +85,36 @@ def train_step(model, optimizer, loss_fn, x, y):
 # --8<-- [end:step]
 
 
+def split_loss(loss_fn, mesh: Mesh):
+    """`loss_fn` computed data-parallel: each device gets its rows of the batch and a copy of the
+    model, computes its own loss; the mean of the devices' losses is returned.
+
+    The devices communicate once per step: the gradient of the replicated model (an input that
+    shard_map does not split) is summed over the devices after their backward passes, recurrent
+    loops included. `loss_fn` must be a mean over the examples (equal shards: the mean of the
+    shards' means is the batch mean).
+    """
+    def loss(model, x, y):
+        graphdef, params, others = nnx.split(model, nnx.Param, ...)
+
+        def local(params, others, x, y):  # on each device: its rows, the whole model
+            model, before = nnx.merge(graphdef, params, others), jax.tree.leaves(others)
+            value = loss_fn(model, x, y)
+            after = jax.tree.leaves(nnx.state(model, nnx.Not(nnx.Param)))
+            if any(a is not b for a, b in zip(after, before, strict=True)):
+                raise ValueError("fit(devices=...): the loss changed variables of the model other than "
+                                 "its parameters (batch statistics, random streams); data-parallel fit "
+                                 "does not carry them back: train such a model on one device")
+            return value[None]
+
+        # check_vma=False: the loss may start scans from fresh zeros; shard_map then sums the
+        # cotangents of its replicated inputs (the gradient) over the devices, once per step
+        losses = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P(DATA_AXIS), P(DATA_AXIS)),
+                               out_specs=P(DATA_AXIS), check_vma=False)(params, others, x, y)
+        return losses.mean()
+    return loss
+
+
 def accuracy(logits: jax.Array, y: jax.Array) -> jax.Array:
     """Fraction of correct labels: argmax over classes, or logit > 0 for one binary output."""
     pred = jnp.argmax(logits, -1) if logits.shape[-1] > 1 else (logits[..., 0] > 0)
@@ -106,7 +139,8 @@ def batches(x: jax.Array, y: jax.Array, order: jax.Array, steps: int, batch_size
 def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tuple,
         val: tuple | None = None, *, epochs: int, key: jax.Array, batch_size: int = 32, scan_epoch: bool | str = "auto",
         patience: int | None = None, eval_train: bool = False, conv: str = "auto",
-        on_epoch: Callable[[int, dict], None] | None = None) -> History:
+        on_epoch: Callable[[int, dict], None] | None = None,
+        devices: Sequence[jax.Device] | None = None) -> History:
     """Train `model` in place with `loss_fn(model, x, y) -> scalar` and optimizer `tx`.
 
     Each epoch shuffles with `fold_in(key, epoch)` and drops the last incomplete batch (one batch
@@ -120,6 +154,15 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
     numbers, the keys of History that were measured (train_loss, grad_norm, learning_rate,
     train_acc, val_loss, val_acc); `progress.report` gets the same plus `epoch` and `epochs`.
     Calls with alike models, optimizers and losses share their compiled steps (cached_steps).
+    `devices`: data parallel over these devices (e.g. `jax.devices()`; None or one device: off).
+    Each batch is split evenly over them, each holds a copy of the weights and computes the
+    loss and gradients of its rows, and the gradients are summed once per step (split_loss).
+    `loss_fn` must be a mean over the examples and may change no variable but the parameters
+    (no BatchNorm in train mode, no dropout); the result equals one device's up to float
+    rounding (sums in another order). On the CPU, XLA's host devices
+    (`--xla_force_host_platform_device_count=2`, set before JAX starts) run on separate cores:
+    that trains a recurrent model, whose small per-step products XLA keeps on one core, on two
+    (the character LSTM 1.46x faster on 2 cores, benchmarks/README.md).
     """
     if conv not in CONVS:
         raise ValueError(f"fit(conv={conv!r}): expected one of {', '.join(map(repr, CONVS))}")
@@ -139,13 +182,19 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
     # optax.inject_hyperparams(...) keeps the current learning rate in the optimizer state
     paths = [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_leaves_with_path(state)]
     lr_leaf = next((i for i, p in enumerate(paths) if "['hyperparams']['learning_rate']" in p), None)
-    compiled = cached_steps(graphdef, treedef, loss_fn, im2col, bool(classify))
+    mesh = data_mesh(devices, batch_size)
+    compiled = cached_steps(graphdef, treedef, loss_fn, im2col, bool(classify), mesh)
+    if mesh is not None:  # the weights and the optimizer state on every device
+        home = leaves[0].sharding
+        leaves = jax.device_put(leaves, NamedSharding(mesh, P()))
 
     history, batch_index = History(), [jnp.asarray(i) for i in range(steps)]
     best_loss, best_leaves, waited = np.inf, leaves, 0
     for epoch in range(epochs):
         order = epoch_order(key, epoch, n=len(x))
         xs, ys = batches(x, y, order, steps=steps, batch_size=batch_size)
+        if mesh is not None:  # (steps, batch, ...): each device gets its rows of every batch
+            xs, ys = jax.device_put((xs, ys), NamedSharding(mesh, P(None, DATA_AXIS)))
         if scan_epoch:
             leaves, (losses, norms) = compiled.train_epoch(leaves, xs, ys)
         else:
@@ -178,6 +227,8 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn, train: tup
             break
     if patience is not None and val is not None:
         leaves = best_leaves
+    if mesh is not None:  # back where the model was
+        leaves = jax.device_put(leaves, home)
     nnx.update((model, optimizer), jax.tree.unflatten(treedef, leaves))
     return history
 
@@ -192,8 +243,27 @@ class Steps:
     evaluate: Callable  # (leaves, x, y) -> (loss, accuracy or nan)
 
 
-def compile_steps(graphdef, treedef, loss_fn, im2col: bool, classify: bool) -> Steps:
-    """Jit fit's functions for the flat state of (model, optimizer) described by graphdef/treedef."""
+def data_mesh(devices, batch_size: int) -> Mesh | None:
+    """fit's mesh for `devices=`: None for one device (or None), else a 1-D mesh on DATA_AXIS."""
+    if devices is None or len(devices) <= 1:
+        return None
+    if len(set(devices)) != len(devices):
+        raise ValueError(f"fit(devices=...): a device appears twice in {list(devices)}")
+    if batch_size % len(devices):
+        raise ValueError(f"fit(devices=...): batch_size {batch_size} does not split evenly over "
+                         f"{len(devices)} devices")
+    return Mesh(np.array(devices), (DATA_AXIS,))
+
+
+def compile_steps(graphdef, treedef, loss_fn, im2col: bool, classify: bool,
+                  mesh: Mesh | None = None) -> Steps:
+    """Jit fit's functions for the flat state of (model, optimizer) described by graphdef/treedef.
+
+    With a `mesh`, training computes the loss data-parallel (split_loss); evaluation does not
+    (a validation set need not split evenly), it runs on every device of the weights.
+    """
+    train_loss = loss_fn if mesh is None else split_loss(loss_fn, mesh)
+
     def merge(leaves):  # the NNX objects, which exist only while tracing
         model, optimizer = nnx.merge(graphdef, jax.tree.unflatten(treedef, leaves))
         if im2col:
@@ -203,7 +273,7 @@ def compile_steps(graphdef, treedef, loss_fn, im2col: bool, classify: bool) -> S
     def step(leaves, x, y):  # train_step on the flat state
         model, optimizer = merge(leaves)
         model.train()  # dropout on, batch norm uses and updates batch statistics
-        metrics = train_step(model, optimizer, loss_fn, x, y)
+        metrics = train_step(model, optimizer, train_loss, x, y)
         return jax.tree.leaves(nnx.state((model, optimizer))), metrics
 
     @jax.jit
@@ -223,7 +293,7 @@ def compile_steps(graphdef, treedef, loss_fn, im2col: bool, classify: bool) -> S
     return Steps(train_epoch, train_batch, evaluate)
 
 
-def cached_steps(graphdef, treedef, loss_fn, im2col: bool, classify: bool) -> Steps:
+def cached_steps(graphdef, treedef, loss_fn, im2col: bool, classify: bool, mesh: Mesh | None = None) -> Steps:
     """compile_steps, reused by every fit call whose model, optimizer and loss are alike.
 
     jax.jit caches by function identity, and every fit call builds new closures (and demos
@@ -231,11 +301,11 @@ def cached_steps(graphdef, treedef, loss_fn, im2col: bool, classify: bool) -> St
     and compile again. Here equal static keys share one set of jitted functions, which jax then
     reuses for every repeated shape.
     """
-    key = static_key((graphdef, treedef, loss_fn, im2col, classify))
+    key = static_key((graphdef, treedef, loss_fn, im2col, classify, mesh))
     with _compiled_lock:
         steps = _compiled.get(key)
         if steps is None:
-            steps = _compiled[key] = compile_steps(graphdef, treedef, loss_fn, im2col, classify)
+            steps = _compiled[key] = compile_steps(graphdef, treedef, loss_fn, im2col, classify, mesh)
             while len(_compiled) > COMPILED_KEPT:
                 _compiled.popitem(last=False)
         else:
