@@ -44,8 +44,9 @@ preflight: site
 pdf: site
 	$(PY) -m handson pdf
 
+# One pytest worker per core (at most 4), each taking whole test files (their fixtures stay shared).
 test: site
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile
 	$(PY) -m handson preflight
 
 clean:

@@ -18,6 +18,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 LOCAL_HOSTS = ("127.0.0.1", "localhost")  # the only hosts a page may ask anything of
+# The sub-path GitHub Pages serves a project page under: the preflight and the browser tests
+# serve the site there, so every page they open also checks that the hosted site works.
+PAGES_PREFIX = "/handson-deep-learning/"
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

@@ -72,7 +72,7 @@ def check(site: Path, only: list[str] | None = None, aspects: list[str] | None =
     if missing:
         raise SystemExit(f"no such deck in {site}: {', '.join(missing)}")
     found: dict[tuple, Problem] = {}
-    with browser.serve(site) as base, sync_playwright() as p:
+    with browser.serve(site, browser.PAGES_PREFIX) as base, sync_playwright() as p:
         chromium = browser.launch(p)
         for aspect in aspects or list(ASPECTS):
             (width, height), query = ASPECTS[aspect]

@@ -3,6 +3,7 @@
 import io
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,12 @@ VERSIONS = {"jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8", "optax": "0.2
 
 # Demo and training tests compile the same programs as `make figures`: reuse its cache.
 enable_compile_cache()
+
+# A test run started in the background by a non-interactive shell (`make test &`) inherits
+# SIGINT ignored, and so would every process the tests start, which the Ctrl-C tests interrupt.
+# A Python handler here is reset to the default in each child, so their Ctrl-C works again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class Project:

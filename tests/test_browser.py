@@ -1,56 +1,47 @@
 """The built site in headless Chromium: both views work, offline, without console errors.
 
 Debian's /usr/bin/chromium driven by Playwright for Python (never a browser download).
-Any request to a host other than the local server is blocked and fails the test.
+Any request to a host other than the local server is blocked and fails the test. The site is
+served under a sub-path, as GitHub Pages serves a project page (/<repo>/), so every page these
+tests and test_talks_browser open also checks that the site works there.
 """
 
-import functools
 import os
-import http.server
-import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from handson import browser as chromium
 from handson.paths import ROOT
 
 pytestmark = pytest.mark.browser
 # HANDSON_SITE points the tests at another built site (e.g. a fixture build).
 SITE = Path(os.environ.get("HANDSON_SITE", ROOT / "site"))
-CHROMIUM = Path("/usr/bin/chromium")
-# Flags for a closed network: no background calls home, no GPU, a throwaway profile.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+PREFIX = chromium.PAGES_PREFIX  # the sub-path of a GitHub project page
 
 
 def decks() -> list[str]:
     return sorted(p.parent.name for p in SITE.glob("*/slides.html"))
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def server():
+    """The site's base URL, without its final slash (tests append "/deck/")."""
     if not (SITE / "index.html").is_file():
         pytest.fail("site/ is not built: run `make site` (make test does it first)")
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(SITE)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with chromium.serve(SITE, PREFIX) as url:
+        yield url.rstrip("/")
 
 
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        pytest.fail("Debian chromium is missing: apt-get install chromium chromium-driver (.ci/run does it)")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            browser = chromium.launch(p)
+        except RuntimeError as error:  # Debian's chromium is missing: say how to install it
+            pytest.fail(str(error))
         yield browser
         browser.close()
 
@@ -60,22 +51,7 @@ def page(browser, server):
     """A page whose console errors, failed requests and non-local requests are collected."""
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     problems: list[str] = []
-
-    def route(r):
-        if urlsplit(r.request.url).hostname in ("127.0.0.1", "localhost") or r.request.url.startswith(("data:", "blob:")):
-            r.continue_()
-        else:
-            problems.append(f"request to a non-local host: {r.request.url}")
-            r.abort()
-
-    context.route("**/*", route)
-
-    def watch(p):
-        p.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        p.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        p.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-
-    context.on("page", watch)
+    chromium.watch(context, problems)
     page = context.new_page()
     page.problems = problems
     yield page

@@ -165,9 +165,10 @@ def test_removed_demo_loses_entry_and_outputs(demos):
     assert not demos.out("02_more/plain").exists()
 
 
-def test_noop_run_imports_no_jax_and_is_fast(project):
+def test_noop_run_imports_no_jax_and_hashes_nothing(project):
     """The real CLI in fresh processes: once to run, then no-ops. A warm no-op (files settled,
-    stat cache filled) imports neither JAX nor rich nor importlib.metadata and hashes nothing."""
+    stat cache filled) imports neither JAX nor rich nor importlib.metadata and hashes nothing.
+    Its time is measured by benchmarks/noop_figures.py, not here."""
     project.write("demos/01_basics/uses_jax.py", '''
         """A JAX demo (the no-op run must still not import JAX)."""
         import jax.numpy as jnp
@@ -184,9 +185,7 @@ def test_noop_run_imports_no_jax_and_is_fast(project):
     time.sleep(cache_settle_seconds())  # let the files settle: their stat can then be trusted
     subprocess.run(command, cwd=project.root, capture_output=True, text=True, check=True)  # hashes
 
-    start = time.perf_counter()
     warm = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
     assert warm.returncode == 0, warm.stdout + warm.stderr
     assert "0 ran, 1 cached" in warm.stdout
     imported = {line.rsplit("|", 1)[1].strip() for line in warm.stderr.splitlines() if "|" in line}
@@ -194,7 +193,6 @@ def test_noop_run_imports_no_jax_and_is_fast(project):
     assert not {m for m in imported if m.split(".")[0] in ("jax", "numpy", "matplotlib", "rich")}
     assert not {"importlib.metadata", "hashlib", "tempfile"} & imported
     assert project.manifest_path.read_bytes() == before
-    assert seconds < 1.0
 
 
 def cache_settle_seconds() -> float:

@@ -164,8 +164,8 @@ def test_talk_lengths_fit_their_occasion(name, minutes):
 
 def test_gpu_workshop_adds_the_math_the_solutions_and_the_zoo_to_the_course():
     course, workshop = (
-        {(Path(s.path).stem, s.name) for s in course_talk(n).slides if s.path != course_talk(n).path}
-        for n in ("hands-on-course", "gpu-workshop"))
+        {(Path(s.path).stem, s.name) for s in talk.slides if s.path != talk.path}
+        for talk in map(course_talk, ("hands-on-course", "gpu-workshop")))
     assert workshop - course == {
         ("01_introduction", "today-more"), ("01_introduction", "play-time-faces"),
         ("02_neural_networks", "network-update"), ("02_neural_networks", "network-update-code"),
