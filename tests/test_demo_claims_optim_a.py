@@ -14,13 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deck_slides import check_structure
 from published import outputs, results
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "05_common_optimizations"
+DECK = "05_common_optimizations"
 
 
 def load(name: str) -> dict:
     return runpy.run_path(str(DEMOS / f"{name}.py"), run_name="__demo__")
+
+
+def test_deck_structure():
+    check_structure(DECK, questions=range(3, 5))
 
 
 # --- slide data: the learning curve ---------------------------------------------------------

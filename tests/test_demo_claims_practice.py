@@ -13,9 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deck_slides import check_structure
 from published import outputs, results
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "04_in_practice"
+DECK = "04_in_practice"
+
+
+def test_deck_structure():
+    check_structure(DECK, questions=range(3, 5))
 
 
 def test_one_batch_check_learns():
