@@ -117,6 +117,11 @@ def test_dropout_answer():
 def test_dropout_curves():
     r = results("dropout")
     plain, dropped = r["plain"], r["dropout"]
+    # "an oversized MLP (64-512-512-10) on only 150 training digits": 8×8 pixels in, 10 classes
+    # out, two hidden layers of `hidden`, and far more weights than training digits
+    sizes = r["mlp_sizes"]
+    assert sizes == [64, r["hidden"], r["hidden"], 10]
+    assert sum((a + 1) * b for a, b in zip(sizes, sizes[1:])) > 1000 * r["n_train"]
     assert plain["final_train_loss"] < 1e-3 < dropped["final_train_loss"]  # memorises vs not
     assert dropped["min_val_loss"] < plain["min_val_loss"]  # lower minimum...
     assert dropped["best_epoch"] > plain["best_epoch"]  # ...reached later
