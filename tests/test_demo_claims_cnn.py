@@ -43,7 +43,11 @@ def test_data_split():
     assert n == 1797
     assert r["n_test"] == round(r["test_fraction"] * n)
     assert r["n_val"] == round(r["val_fraction"] * (n - r["n_test"]))
-    assert r["steps_per_epoch"] == r["n_train"] // r["batch_size"]
+    # "steps_per_epoch steps per epoch": the optimizer's step count t, read back from the
+    # learning rate lr_start / (1 + decay·t) it held at the end of each epoch, grows by that much
+    t = (r["lr_start"] / np.array(r["learning_rate"]) - 1) / r["decay"] + 1  # steps taken
+    np.testing.assert_allclose(t, r["steps_per_epoch"] * np.arange(1, len(t) + 1), atol=0.01)
+    assert r["steps_per_epoch"] * r["batch_size"] <= r["n_train"]  # batches of distinct digits
 
 
 def test_early_stopping_and_checkpoint():

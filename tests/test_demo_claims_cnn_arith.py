@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deck_slides import by_name, check_structure, images
+from deck_slides import by_name, check_structure, images, snippets
 from demo_helpers import demo_runner, sha
 from published import checksums, outputs, results
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "03_convolutional_networks"
 DECK = "03_convolutional_networks"
 CASES = ("no_padding_no_strides", "same_padding_no_strides", "padding_strides")
+SLIDES = {"no_padding_no_strides": "cnn-no-padding", "same_padding_no_strides": "cnn-same-padding",
+          "padding_strides": "cnn-strides"}  # the slide of each animation and its summary
 
 load, run = demo_runner(DEMOS)
 
@@ -48,6 +50,12 @@ def test_animations_follow_the_output_size_relations(name):
         assert gif.n_frames == o * o and gif.info["duration"] == 1000
     text = (out / f"{name}_summary.txt").read_text(encoding="utf-8")
     assert f"(None, {o}, {o}, 1)" in text and f"Total params: {k * k + 1}\n" in text
+    # the slide includes, whole, the table down to its total: the layer's row and its count
+    generated = f"slides/_generated/03_convolutional_networks/conv_arithmetic/{name}_summary_short.txt"
+    assert generated in snippets(by_name(DECK)[SLIDES[name]])
+    short = (out / f"{name}_summary_short.txt").read_text(encoding="utf-8")
+    assert text.startswith(short) and f"(None, {o}, {o}, 1)" in short
+    assert short.endswith(f"Total params: {k * k + 1}\n") and "Trainable" not in short
 
 
 def test_stride_step_slide_shows_every_frame():

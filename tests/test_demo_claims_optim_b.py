@@ -62,9 +62,19 @@ def test_residual_trained():
 
 def test_lr_schedules():
     r = results("lr_schedules")
-    peak = r["peak"]
-    # Keras decay falls fast: a tenth of the peak within the first hundred steps
-    assert r["keras_tenth_step"] < 100 and r["keras_final_lr"] < peak / 50
+    peak, decay, steps = r["peak"], r["keras_decay"], r["steps"]
+
+    def keras(t: int) -> float:  # the slide's formula, in float64
+        return peak / (1 + decay * t)
+
+    # "divided by 10 after keras_tenth_step steps": the first step at which it is a tenth
+    tenth = r["keras_tenth_step"]
+    assert keras(tenth) == pytest.approx(peak / 10, rel=1e-6) and keras(tenth - 1) > peak / 10
+    assert r["lr_at_100"]["keras_decay"] == pytest.approx(keras(100), rel=1e-6)
+    # "keras_final_lr after 1,000 steps": the rate of the last drawn step (t = 999), which
+    # reads the same as the rate after the 1,000th
+    assert r["keras_final_lr"] == r["final_lr"]["keras_decay"] == pytest.approx(keras(steps - 1), rel=1e-6)
+    assert f"{r['keras_final_lr']:.0e}" == f"{keras(steps):.0e}"
     assert r["final_lr"]["constant"] == pytest.approx(peak)
     assert r["lr_at_100"]["warmup_cosine"] == pytest.approx(peak) and r["final_lr"]["warmup_cosine"] < 1e-6
 

@@ -13,9 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deck_slides import check_structure
 from published import outputs, results
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "04_in_practice"
+DECK = "04_in_practice"
+
+
+def test_deck_structure():
+    check_structure(DECK, questions=range(3, 5))
 
 
 def test_one_batch_check_learns():
@@ -44,6 +50,9 @@ def test_the_floor_is_optax_loss_of_a_perfect_probability_vector():
     one_hot = jnp.eye(r["classes"])[:1]  # the best probabilities: 1 for the right class
     loss = optax.softmax_cross_entropy_with_integer_labels(one_hot, jnp.array([0]))[0]
     assert float(loss) == pytest.approx(r["floor"], rel=1e-6)
+    # the slide's formula with its bound number: 1 for the right class, 0 for the `others`
+    assert r["others"] == r["classes"] - 1
+    assert np.log1p(r["others"] / np.e) == pytest.approx(float(loss), rel=1e-6)
 
 
 def test_training_curves():

@@ -94,6 +94,14 @@ def test_layouts_end_replace_keep_count_and_pass_on_notes():  # item 4
     assert four.p.get_text() == "from a template"  # where the template says {{content}}
 
 
+def test_a_templates_notes_come_before_the_slides_own():  # item 4
+    base, derived = slides(corpus("template_notes.md"))
+    assert base.find("aside", class_="notes").get_text().strip() == "Template notes."
+    assert derived["class"] == ["slide", "based"] and derived.h1.get_text() == "Base"
+    notes = derived.find("aside", class_="notes").get_text()
+    assert notes.index("Template notes.") < notes.index("Own notes.")  # as a layout's (remark)
+
+
 def test_raw_html_media_are_rewritten_and_checked(tmp_path):  # item 5
     deck = syntax.parse(corpus("html_media.md"), CORPUS / "html_media.md")
     links = syntax.Links(str(CORPUS), "", "html_media")  # the page's URL is html_media/

@@ -217,6 +217,13 @@ def layer_summary(i: int, k: int, s: int, padding: str, key) -> object:
     return summary([layer], input_shape=(i, i, 1), widths=NARROW)
 
 
+def down_to_total(table) -> str:
+    """The summary down to its "Total params" line: what a half-column slide has room for."""
+    lines = table.lines
+    end = next(n for n, line in enumerate(lines) if line.startswith("Total params")) + 1
+    return "".join(lines[:end])
+
+
 def main(out_dir: Path, cases: tuple[str, ...] = tuple(CASES)) -> dict:
     data_key, kernel_key, model_key = jax.random.split(jax.random.key(SEED), 3)
     run_conv = jax.jit(conv, static_argnums=(2, 3))
@@ -261,6 +268,8 @@ def main(out_dir: Path, cases: tuple[str, ...] = tuple(CASES)) -> dict:
 
         table = layer_summary(i, k, s, padding, model_key)
         (out_dir / f"{name}_summary.txt").write_text(table.text, encoding="utf-8")
+        # the excerpt a slide includes whole, so a change to the layer cannot cut it wrong
+        (out_dir / f"{name}_summary_short.txt").write_text(down_to_total(table), encoding="utf-8")
         assert table.rows[0].shape == (None, o, o, 1)
         results[name] = {
             "input_size": i, "kernel_size": k, "stride": s, "padding": padding,

@@ -61,7 +61,7 @@ def plot(runs: dict, floor: float | None) -> Figure:
         loss_ax.plot(steps, history.train_loss, color=color, label=name)
         acc_ax.plot(steps, history.train_acc, color=color, label=name)
     if floor is not None:
-        loss_ax.axhline(floor, color="0.3", ls=":", lw=2, label="log(1 + 9/e)")
+        loss_ax.axhline(floor, color="0.3", ls=":", lw=2, label=f"log(1 + {CLASSES - 1}/e)")
     loss_ax.set_yscale("log")
     loss_ax.set_ylabel("loss on the batch")
     loss_ax.legend(loc="lower left")
@@ -109,6 +109,7 @@ def main(out_dir: Path, steps: int = STEPS) -> dict:
         "bug_final_acc": bad.train_acc[-1],
         "floor": floor,
         "classes": CLASSES,
+        "others": CLASSES - 1,  # the wrong classes of a digit, each given probability 0 at best
         "chance_loss": float(np.log(CLASSES)),  # a classifier that knows nothing: uniform output
         "train_loss": good.train_loss,
         "bug_train_loss": bad.train_loss,

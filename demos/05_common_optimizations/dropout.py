@@ -165,6 +165,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
                 "best_val_acc": h.val_acc[h.best_epoch - 1], "final_train_loss": h.train_loss[-1]}
 
     layers = np.split(mask, np.cumsum(LAYOUT[:-1])[:-1])
+    dense = [layer for layer in model.layers if isinstance(layer, nnx.Linear)]  # the trained MLP's
     return {
         "rate": RATE,
         "seed": SEED,
@@ -185,6 +186,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         "n_train": len(train_set[0]),
         "n_val": len(val[0]),
         "hidden": HIDDEN,
+        "mlp_sizes": [dense[0].in_features] + [layer.out_features for layer in dense],  # 64-...-10
         "epochs": epochs,
         "learning_rate": LEARNING_RATE,
         "plain": report(histories["plain"]),
