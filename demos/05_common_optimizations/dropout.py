@@ -42,14 +42,16 @@ COLORS = {"input": "#0368bb", "hidden": "#0b794b", "output": "#c20d4f"}  # node 
 GREY = "#444444"  # edges
 DROPPED = "#bbbbbb"  # dropped units
 CROSS = "#c20d4f"  # the cross over a dropped unit
-# What a speaker may change live (`make present`, docs/CONTRACTS.md): a shorter or longer race.
-KNOBS = {"epochs": {"type": "int", "min": 1, "max": 200, "warm": 1}}
+# What a speaker may change live (`make present`, docs/CONTRACTS.md): the dropout rate (the mask
+# and the race both change; each rate compiles once) and a shorter or longer race.
+KNOBS = {"rate": {"type": "float", "min": 0.1, "max": 0.9, "label": "dropout rate", "warm_extra": [0.2, 0.8]},
+         "epochs": {"type": "int", "min": 1, "max": 200, "warm": 1}}
 
 
 # --8<-- [start:mask]
-def train_and_eval(x: jax.Array, seed: int) -> tuple:
-    dropout = nnx.Dropout(RATE, rngs=nnx.Rngs(seed))
-    train = dropout(x)  # training mode: 0 or x / (1 - RATE)
+def train_and_eval(x: jax.Array, seed: int, rate: float = RATE) -> tuple:
+    dropout = nnx.Dropout(rate, rngs=nnx.Rngs(seed))
+    train = dropout(x)  # training mode: 0 or x / (1 - rate)
     dropout.eval()
     evaluate = dropout(x)  # evaluation mode: x unchanged
     return train, evaluate
@@ -107,12 +109,12 @@ def network(mask: np.ndarray) -> Figure:
     return fig
 
 
-def curves(plain, dropped) -> Figure:
+def curves(plain, dropped, rate: float) -> Figure:
     """Left: training loss (log scale); right: validation loss, lowest point marked."""
     fig = Figure(figsize=(11, 3.6))
     train_ax, val_ax = fig.subplots(1, 2)
     epochs = np.arange(1, len(plain.val_loss) + 1)
-    for history, label, color in [(plain, "no dropout", "C1"), (dropped, f"dropout {RATE}", "C0")]:
+    for history, label, color in [(plain, "no dropout", "C1"), (dropped, f"dropout {rate:g}", "C0")]:
         train_ax.plot(epochs, history.train_loss, color=color, lw=1.5, label=label)
         val_ax.plot(epochs, history.val_loss, color=color, label=label)
         best = history.best_epoch
@@ -129,16 +131,16 @@ def curves(plain, dropped) -> Figure:
     return fig
 
 
-def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
+def main(out_dir: Path, epochs: int = EPOCHS, rate: float = RATE) -> dict:
     model_key, train_key = jax.random.split(jax.random.key(SEED))
 
     # 1. a real mask: which of the 15 input and hidden units survive, and their new value
     units = sum(LAYOUT[:-1])
-    train, evaluate = train_and_eval(jnp.ones(units), SEED)
-    large, _ = train_and_eval(jnp.ones(N_LARGE), SEED)
+    train, evaluate = train_and_eval(jnp.ones(units), SEED, rate)
+    large, _ = train_and_eval(jnp.ones(N_LARGE), SEED, rate)
     mask = np.asarray(train)
     # a batch: every example (row) gets its own mask
-    batch_train, batch_eval = map(np.asarray, train_and_eval(jnp.ones((BATCH_SHOWN, units)), SEED))
+    batch_train, batch_eval = map(np.asarray, train_and_eval(jnp.ones((BATCH_SHOWN, units)), SEED, rate))
 
     def rows(a: np.ndarray) -> str:
         return "\n".join(" ".join(f"{v:g}" for v in row) for row in a)
@@ -151,12 +153,12 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     # 2. an oversized MLP on 150 digits, without and with dropout
     train_set, val = digits(SEED, N_TRAIN)
     histories = {}
-    for name, rate in [("plain", 0.0), ("dropout", RATE)]:
-        model = mlp(nnx.Rngs(model_key), rate)  # same initial weights for both
+    for name, model_rate in [("plain", 0.0), ("dropout", rate)]:
+        model = mlp(nnx.Rngs(model_key), model_rate)  # same initial weights for both
         histories[name] = fit(model, optax.adam(LEARNING_RATE), loss_fn, train=train_set, val=val,
                               epochs=epochs, batch_size=BATCH_SIZE, key=train_key)
     with style():
-        save(curves(histories["plain"], histories["dropout"]), out_dir / "dropout_curves.svg")
+        save(curves(histories["plain"], histories["dropout"], rate), out_dir / "dropout_curves.svg")
 
     def report(h) -> dict:
         return {"min_val_loss": min(h.val_loss), "best_epoch": h.best_epoch,
@@ -167,7 +169,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     layers = np.split(mask, np.cumsum(LAYOUT[:-1])[:-1])
     dense = [layer for layer in model.layers if isinstance(layer, nnx.Linear)]  # the trained MLP's
     return {
-        "rate": RATE,
+        "rate": rate,
         "seed": SEED,
         "layout": list(LAYOUT),
         "units": units,
@@ -179,7 +181,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         "dropped": int((mask == 0).sum()),
         "train_values": sorted({float(v) for v in mask}),
         "eval_values": sorted({float(v) for v in np.asarray(evaluate)}),
-        "scale": 1 / (1 - RATE),
+        "scale": 1 / (1 - rate),
         "large_kept_fraction": float(jnp.mean(large > 0)),
         "large_mean": float(jnp.mean(large)),
         "n_large": N_LARGE,

@@ -35,8 +35,11 @@ SCHEDULE_PEAK = 1e-2  # peak of the warmup + cosine run added to the sweep
 HIDDEN = 64  # hidden units of the digits MLP
 BATCH_SIZE = 32  # digits per gradient step
 EPOCHS = 30  # passes over the training digits per learning rate
-# What a speaker may change live (`make present`, docs/CONTRACTS.md): does 1e-4 catch up with more epochs?
-KNOBS = {"epochs": {"type": "int", "min": 1, "max": 60, "warm": 1}}
+# What a speaker may change live (`make present`, docs/CONTRACTS.md): does 1e-4 catch up with more
+# epochs? and the warmup + cosine run with a higher or lower peak (each value compiles once).
+KNOBS = {"epochs": {"type": "int", "min": 1, "max": 60, "warm": 1},
+         "schedule_peak": {"type": "float", "min": 1e-4, "max": 1.0, "log": True,
+                           "label": "schedule's peak rate", "warm_extra": [0.1, 0.001]}}
 
 
 def schedules() -> dict:
@@ -80,14 +83,14 @@ def plot_schedules(curves: dict) -> Figure:
     return fig
 
 
-def plot_sweep(runs: dict, scheduled) -> Figure:
+def plot_sweep(runs: dict, scheduled, schedule_peak: float) -> Figure:
     fig = Figure(figsize=(4.6, 4.6))
     ax = fig.add_subplot()
     epochs = np.arange(1, len(scheduled.val_loss) + 1)
     for lr, history in runs.items():
         ax.plot(epochs, history.val_loss, label=f"{lr:g}")
     ax.plot(epochs, scheduled.val_loss, "--", color="C2", lw=2,
-            label=f"{SCHEDULE_PEAK:g} + schedule")
+            label=f"{schedule_peak:g} + schedule")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation loss")
@@ -95,7 +98,7 @@ def plot_sweep(runs: dict, scheduled) -> Figure:
     return fig
 
 
-def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
+def main(out_dir: Path, epochs: int = EPOCHS, schedule_peak: float = SCHEDULE_PEAK) -> dict:
     model_key, train_key = jax.random.split(jax.random.key(SEED))
 
     # 1. Evaluate every schedule on steps 0..STEPS-1 (one jitted, vectorised call each).
@@ -117,7 +120,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
     # --8<-- [start:use]
     total = epochs * (len(train[0]) // BATCH_SIZE)  # steps in the run
     schedule = optax.warmup_cosine_decay_schedule(
-        init_value=0.0, peak_value=SCHEDULE_PEAK,
+        init_value=0.0, peak_value=schedule_peak,
         warmup_steps=total // 10, decay_steps=total)
     tx = optax.adam(learning_rate=schedule)  # a schedule goes where a number would
     # --8<-- [end:use]
@@ -126,7 +129,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
 
     with style():
         save(plot_schedules(curves), out_dir / "lr_schedules.svg")
-        save(plot_sweep(runs, scheduled), out_dir / "lr_sweep.svg")
+        save(plot_sweep(runs, scheduled, schedule_peak), out_dir / "lr_sweep.svg")
 
     best_lr = min(runs, key=lambda lr: min(runs[lr].val_loss))
     keras = curves["keras_decay"]
@@ -146,7 +149,7 @@ def main(out_dir: Path, epochs: int = EPOCHS) -> dict:
         "best_epoch": [h.best_epoch for h in runs.values()],
         "final_val_acc": [h.val_acc[-1] for h in runs.values()],
         "best_lr": float(best_lr),
-        "schedule_peak": SCHEDULE_PEAK,
+        "schedule_peak": schedule_peak,
         "schedule_final_val_loss": scheduled.val_loss[-1],
         "schedule_best_val_loss": min(scheduled.val_loss),
         "schedule_final_val_acc": scheduled.val_acc[-1],
