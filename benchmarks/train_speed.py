@@ -159,12 +159,6 @@ def train_keras(model: str, x, y, epochs: int) -> dict:
     from keras import layers
 
     ends = []
-
-    class EpochEnd(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs["loss"] = float(logs["loss"])  # waits for the epoch's last step
-            ends.append(time.perf_counter())
-
     start = time.perf_counter()
     keras.utils.set_random_seed(SEED)
     if model == "mlp":
@@ -177,7 +171,8 @@ def train_keras(model: str, x, y, epochs: int) -> dict:
             layers.Conv2D(100, (4, 4), activation="relu"), layers.MaxPooling2D((2, 2)),
             layers.Flatten(), layers.Dense(10)])
     net.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    history = net.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0, callbacks=[EpochEnd()])
+    history = net.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0,
+                      callbacks=[sequence_speed.keras_epoch_clock(ends)])
     return {"start": start, "ends": ends, "images": len(x), "loss": history.history["loss"][-1]}
 
 
