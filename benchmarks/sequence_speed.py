@@ -182,6 +182,27 @@ def torch_model(model: str):
     return Transformer()
 
 
+def torch_epochs(net, x, y, batch: int, epochs: int, learning_rate: float, loss_of) -> tuple[list, float]:
+    """A plain PyTorch loop (Adam, shuffled slices of pre-made tensors), train_speed's models too:
+    the time each epoch ends, and the last epoch's mean loss. `loss_of(outputs, targets)`."""
+    import torch
+
+    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    ends, loss = [], float("nan")
+    for _ in range(epochs):
+        order, total = torch.randperm(len(x)), 0.0
+        for i in range(0, len(x), batch):
+            rows = order[i:i + batch]
+            optimizer.zero_grad()
+            batch_loss = loss_of(net(x[rows]), y[rows])
+            batch_loss.backward()
+            optimizer.step()
+            total += batch_loss.item()
+        loss = total / -(-len(x) // batch)
+        ends.append(time.perf_counter())
+    return ends, loss
+
+
 def train_torch(model: str, x, y, epochs: int) -> dict:
     import torch
     from torch import nn
@@ -190,19 +211,8 @@ def train_torch(model: str, x, y, epochs: int) -> dict:
     torch.manual_seed(SEED)
     net = torch_model(model)
     batch, vocab = SIZES[model]["batch"], SIZES[model]["vocab"]
-    optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
-    loss_fn = nn.CrossEntropyLoss()
+    cross_entropy = nn.CrossEntropyLoss()
     x, y = torch.from_numpy(x).long(), torch.from_numpy(y).long()
-    ends, loss = [], float("nan")
-    for _ in range(epochs):
-        order, total = torch.randperm(len(x)), 0.0
-        for i in range(0, len(x), batch):
-            rows = order[i:i + batch]
-            optimizer.zero_grad()
-            batch_loss = loss_fn(net(x[rows]).reshape(-1, vocab), y[rows].reshape(-1))
-            batch_loss.backward()
-            optimizer.step()
-            total += batch_loss.item()
-        loss = total / -(-len(x) // batch)
-        ends.append(time.perf_counter())
+    ends, loss = torch_epochs(net, x, y, batch, epochs, LEARNING_RATE,
+                              lambda logits, target: cross_entropy(logits.reshape(-1, vocab), target.reshape(-1)))
     return {"start": start, "ends": ends, "images": x.numel(), "loss": loss}

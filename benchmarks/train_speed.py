@@ -191,21 +191,8 @@ def train_torch(model: str, x, y, epochs: int) -> dict:
             nn.Conv2d(10, 25, 5), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(25, 100, 4), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(100, 10))
-    optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
-    loss_fn = nn.CrossEntropyLoss()
     x, y = torch.from_numpy(x), torch.from_numpy(y).long()
-    ends, loss = [], float("nan")
-    for _ in range(epochs):
-        order, total = torch.randperm(len(x)), 0.0
-        for i in range(0, len(x), BATCH):
-            batch = order[i:i + BATCH]
-            optimizer.zero_grad()
-            batch_loss = loss_fn(net(x[batch]), y[batch])
-            batch_loss.backward()
-            optimizer.step()
-            total += batch_loss.item()
-        loss = total / -(-len(x) // BATCH)
-        ends.append(time.perf_counter())
+    ends, loss = sequence_speed.torch_epochs(net, x, y, BATCH, epochs, LEARNING_RATE, nn.CrossEntropyLoss())
     return {"start": start, "ends": ends, "images": len(x), "loss": loss}
 
 
