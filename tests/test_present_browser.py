@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import pytest
 
 from handson import browser
 from handson.paths import ROOT
+
+from test_present import wait_for
 
 pytestmark = pytest.mark.browser
 SITE = ROOT / "site"
@@ -48,15 +49,6 @@ def server():
 def status(url: str) -> dict:
     with urllib.request.urlopen(url + "/api/status", timeout=30) as response:
         return json.loads(response.read())
-
-
-def wait_for(condition, what: str, timeout: float = 60):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
